@@ -1,0 +1,1 @@
+"""The published interface between services: event names and the event envelope."""

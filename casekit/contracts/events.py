@@ -1,0 +1,105 @@
+"""Event types, their producers, and the versioned envelope every event travels in.
+
+Envelope (v1)::
+
+    {"id", "type", "v", "occurred_at", "producer", "case_id", "case_version",
+     "actor": {"user_id", "roles"}, "correlation_id", "data": {...}}
+
+Consumers must accept unknown fields; a change that breaks a consumer is a new ``v``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+ENVELOPE_VERSION = 1
+
+# cases
+CASE_OPENED = "case_opened"
+CASE_UPDATED = "case_updated"
+CASE_TRANSITIONED = "case_transitioned"
+CASE_CLOSED = "case_closed"
+CASE_REOPENED = "case_reopened"
+NOTE_ADDED = "note_added"
+PARTY_ADDED = "party_added"
+CASE_LINKED = "case_linked"
+TASK_ADDED = "task_added"
+TASK_COMPLETED = "task_completed"
+INTAKE_RECEIVED = "intake_received"
+# documents
+DOCUMENT_ADDED = "document_added"
+DOCUMENT_TEXT_EXTRACTED = "document_text_extracted"
+DOCUMENT_REMOVED = "document_removed"
+# routing
+CASE_QUEUED = "case_queued"
+CASE_ASSIGNED = "case_assigned"
+CASE_UNASSIGNED = "case_unassigned"
+CASE_ESCALATED = "case_escalated"
+SLA_WARNING = "sla_warning"
+SLA_BREACHED = "sla_breached"
+# notifications
+MESSAGE_SENT = "message_sent"
+MESSAGE_FAILED = "message_failed"
+MESSAGE_RECEIVED = "message_received"
+
+PRODUCERS: dict[str, tuple[str, ...]] = {
+    "cases": (
+        CASE_OPENED, CASE_UPDATED, CASE_TRANSITIONED, CASE_CLOSED, CASE_REOPENED,
+        NOTE_ADDED, PARTY_ADDED, CASE_LINKED, TASK_ADDED, TASK_COMPLETED, INTAKE_RECEIVED,
+    ),
+    "documents": (DOCUMENT_ADDED, DOCUMENT_TEXT_EXTRACTED, DOCUMENT_REMOVED),
+    "routing": (
+        CASE_QUEUED, CASE_ASSIGNED, CASE_UNASSIGNED, CASE_ESCALATED, SLA_WARNING, SLA_BREACHED,
+    ),
+    "notifications": (MESSAGE_SENT, MESSAGE_FAILED, MESSAGE_RECEIVED),
+}
+
+REQUIRED_FIELDS = ("id", "type", "v", "occurred_at", "producer", "data")
+
+
+class EnvelopeError(ValueError):
+    """An event body that is not a v1 envelope."""
+
+
+def make_envelope(
+    *,
+    producer: str,
+    type: str,  # noqa: A002 - the envelope field is called "type"
+    data: dict[str, Any],
+    case_id: str | None = None,
+    case_version: int | None = None,
+    actor: dict[str, Any] | None = None,
+    correlation_id: str | None = None,
+    event_id: str | None = None,
+    occurred_at: datetime | None = None,
+) -> dict[str, Any]:
+    if type not in PRODUCERS.get(producer, ()):
+        raise EnvelopeError(f"{producer} does not produce {type!r}")
+    return {
+        "id": event_id or str(uuid.uuid4()),
+        "type": type,
+        "v": ENVELOPE_VERSION,
+        "occurred_at": (occurred_at or datetime.now(UTC)).isoformat(),
+        "producer": producer,
+        "case_id": case_id,
+        "case_version": case_version,
+        "actor": actor or {"user_id": None, "roles": []},
+        "correlation_id": correlation_id,
+        "data": data,
+    }
+
+
+def check_envelope(body: Any) -> dict[str, Any]:
+    """Return ``body`` if it is a v1 envelope; raise ``EnvelopeError`` otherwise."""
+    if not isinstance(body, dict):
+        raise EnvelopeError("event body is not an object")
+    missing = [f for f in REQUIRED_FIELDS if f not in body]
+    if missing:
+        raise EnvelopeError(f"event is missing {', '.join(missing)}")
+    if body["v"] != ENVELOPE_VERSION:
+        raise EnvelopeError(f"unsupported envelope version {body['v']!r}")
+    if not isinstance(body["data"], dict):
+        raise EnvelopeError("event data is not an object")
+    return body

@@ -1,0 +1,87 @@
+"""The built-in user store: argon2-hashed passwords, roles, active flag."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import JSON, Boolean, DateTime, String, func, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from casekit.context import ALL_ROLES
+from casekit.db import make_metadata, utcnow
+from casekit.errors import Conflict, InvalidInput
+
+_hasher = PasswordHasher()
+# verified against when the user does not exist, so timing does not reveal it
+_DUMMY_HASH = _hasher.hash("casework-dummy-password")
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@\-]{1,63}$")
+MIN_PASSWORD = 10
+
+
+class Base(DeclarativeBase):
+    metadata = make_metadata()
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    teams: Mapped[list[str]] = mapped_column(JSON, default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, server_default=func.now()
+    )
+
+
+def create_user(
+    session: Session, *, username: str, password: str, roles: list[str],
+    display_name: str | None = None, teams: list[str] | None = None,
+) -> User:
+    errors = []
+    if not USERNAME.match(username or ""):
+        errors.append({"field": "username", "message": "2-64 lowercase letters, digits, . _ @ -"})
+    if len(password or "") < MIN_PASSWORD:
+        errors.append({"field": "password", "message": f"at least {MIN_PASSWORD} characters"})
+    bad = [r for r in roles if r not in ALL_ROLES]
+    if bad or not roles:
+        errors.append({"field": "roles", "message": f"choose from {', '.join(ALL_ROLES)}"})
+    if errors:
+        raise InvalidInput("invalid user", errors)
+    if session.scalars(select(User).where(User.username == username)).first():
+        raise Conflict(f"user {username} exists")
+    user = User(
+        id=str(uuid.uuid4()), username=username, display_name=display_name or username,
+        password_hash=_hasher.hash(password), roles=list(roles), teams=list(teams or []),
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    user = session.scalars(select(User).where(User.username == username)).first()
+    if user is None:
+        try:
+            _hasher.verify(_DUMMY_HASH, password)
+        except VerificationError:
+            pass
+        return None
+    try:
+        _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if not user.active:
+        return None
+    return user
+
+
+def get_active(session: Session, user_id: str) -> User | None:
+    user = session.get(User, user_id)
+    return user if user is not None and user.active else None

@@ -1,0 +1,1 @@
+"""The cases service: case types, cases, parties, the audit trail and intake."""

@@ -1,0 +1,1 @@
+"""The documents service: metadata, versions and blobs of every file in a case folder."""

@@ -1,0 +1,1 @@
+"""The notifications service: staff notifications, outbound messages and channel adapters."""

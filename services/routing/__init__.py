@@ -1,0 +1,1 @@
+"""The routing service: queues, agents, work items, routing rules and SLA clocks."""

@@ -1,0 +1,6 @@
+from alembic import context
+
+from casekit.db import run_alembic_env
+from services.routing.models import Base
+
+run_alembic_env(context, Base.metadata)

@@ -1,0 +1,1 @@
+"""The search service: owns the search index only; fed by events."""
