@@ -29,7 +29,7 @@ def _int(name: str, default: int) -> int:
 @dataclass(frozen=True)
 class Settings:
     env: str = "development"
-    db_url: str = "postgresql+psycopg2://postgres@127.0.0.1:5432/casework_gateway"
+    db_url: str = "postgresql+psycopg2://casework:casework@127.0.0.1:5432/casework_gateway"
     amqp_uri: str = "pyamqp://guest:guest@127.0.0.1:5672/"
     jwt_secret: str = DEV_SECRET
     jwt_issuer: str = "casework"
