@@ -35,8 +35,7 @@ NAMING_CONVENTION = {
 # Server-side guards: a stuck statement or an abandoned transaction must not hold
 # rows or connections for longer than the callers will wait.
 SESSION_OPTIONS = (
-    "-c statement_timeout=15000 -c lock_timeout=5000 "
-    "-c idle_in_transaction_session_timeout=30000"
+    "-c statement_timeout=15000 -c lock_timeout=5000 -c idle_in_transaction_session_timeout=30000"
 )
 
 

@@ -10,6 +10,7 @@ nothing here imports a service.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -26,9 +27,14 @@ RELAYS = ("cases", "documents", "routing", "notifications")
 SQL_DATABASES = ("cases", "documents", "routing", "notifications", "gateway")
 
 
-def default_env(run_dir: Path, *, db_prefix: str = "casework", port: int = 8000,
-                amqp_uri: str = "pyamqp://guest:guest@127.0.0.1:5672/",
-                pg: str = "casework:casework@127.0.0.1:5432") -> dict[str, str]:
+def default_env(
+    run_dir: Path,
+    *,
+    db_prefix: str = "casework",
+    port: int = 8000,
+    amqp_uri: str = "pyamqp://guest:guest@127.0.0.1:5672/",
+    pg: str = "casework:casework@127.0.0.1:5432",
+) -> dict[str, str]:
     env = {
         "AMQP_URI": amqp_uri,
         "GATEWAY_BIND": f"127.0.0.1:{port}",
@@ -50,13 +56,24 @@ class Spec:
 def specs(python: str = sys.executable) -> list[Spec]:
     bindir = Path(python).parent
     out = [
-        Spec(name, [str(bindir / "nameko"), "run", "--config", f"services/{name}/config.yml",
-                    f"services.{name}.service"])
+        Spec(
+            name,
+            [
+                str(bindir / "nameko"),
+                "run",
+                "--config",
+                f"services/{name}/config.yml",
+                f"services.{name}.service",
+            ],
+        )
         for name in SERVICES
     ]
     out += [Spec(f"relay-{name}", [python, "-m", "casekit.relay", "--service", name]) for name in RELAYS]
-    out.append(Spec("gateway", [str(bindir / "gunicorn"), "-c", "deploy/gunicorn.conf.py",
-                                "gateway.wsgi:application"]))
+    out.append(
+        Spec(
+            "gateway", [str(bindir / "gunicorn"), "-c", "deploy/gunicorn.conf.py", "gateway.wsgi:application"]
+        )
+    )
     return out
 
 
@@ -105,8 +122,14 @@ class Suite:
                 continue
             env = {**os.environ, **self.env, **(extra_env or {})}
             log = open(self.run_dir / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - child owns it
-            proc = subprocess.Popen(self.specs[name].argv, cwd=ROOT, env=env, stdout=log,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
+            proc = subprocess.Popen(
+                self.specs[name].argv,
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
             log.close()
             self.procs[name] = proc
             (self.run_dir / "pids" / f"{name}.pid").write_text(str(proc.pid))
@@ -114,10 +137,8 @@ class Suite:
     def signal(self, name: str, sig: int) -> None:
         pid = self.pid(name)
         if pid:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, sig)
-            except ProcessLookupError:
-                pass
 
     def stop(self, names: list[str] | None = None, timeout: float = 20.0) -> None:
         names = names or list(self.specs)

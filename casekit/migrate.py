@@ -26,7 +26,8 @@ def migrations_dir(service: str) -> Path:
 
 def default_url(service: str) -> str:
     return os.environ.get(
-        f"{service.upper()}_DB_URL", f"postgresql+psycopg2://casework:casework@127.0.0.1:5432/casework_{service}"
+        f"{service.upper()}_DB_URL",
+        f"postgresql+psycopg2://casework:casework@127.0.0.1:5432/casework_{service}",
     )
 
 

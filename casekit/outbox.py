@@ -45,9 +45,7 @@ def define_outbox_tables(metadata: MetaData) -> tuple[Table, Table]:
         Column("headers", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         Column("attempts", Integer, nullable=False, server_default=text("0")),
-        Column(
-            "next_attempt_at", DateTime(timezone=True), nullable=False, server_default=func.now()
-        ),
+        Column("next_attempt_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         Column("sent_at", DateTime(timezone=True), nullable=True),
         Column("last_error", Text, nullable=True),
         Index("ix_outbox_pending", "next_attempt_at", postgresql_where=text("sent_at IS NULL")),
@@ -124,9 +122,7 @@ class Outbox(DependencyProvider):
         self.outbox = outbox
 
     def get_dependency(self, worker_ctx: Any) -> EventWriter:
-        return EventWriter(
-            self.container.service_name, self.outbox, Principal.from_context(worker_ctx.data)
-        )
+        return EventWriter(self.container.service_name, self.outbox, Principal.from_context(worker_ctx.data))
 
 
 def first_delivery(session: Session, processed: Table, consumer: str, event_id: str) -> bool:

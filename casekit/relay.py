@@ -166,8 +166,12 @@ class Relay:
         if self.listener is None or self.listener.closed:
             url = self.engine.url
             conn = psycopg2.connect(
-                host=url.host, port=url.port or 5432, user=url.username,
-                password=url.password, dbname=url.database, connect_timeout=5,
+                host=url.host,
+                port=url.port or 5432,
+                user=url.username,
+                password=url.password,
+                dbname=url.database,
+                connect_timeout=5,
             )
             conn.autocommit = True
             conn.cursor().execute(f"LISTEN {notify_channel(self.service)}")
@@ -246,7 +250,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--service", required=True)
     parser.add_argument("--db-url", default=None, help="default: $<SERVICE>_DB_URL")
-    parser.add_argument("--amqp-uri", default=os.environ.get("AMQP_URI", "pyamqp://guest:guest@127.0.0.1:5672/"))
+    parser.add_argument(
+        "--amqp-uri", default=os.environ.get("AMQP_URI", "pyamqp://guest:guest@127.0.0.1:5672/")
+    )
     parser.add_argument("--batch", type=int, default=200)
     args = parser.parse_args(argv)
     setup_logging(f"relay-{args.service}")

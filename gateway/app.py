@@ -52,8 +52,11 @@ def create_app(
     settings = settings or Settings.from_env()
     app = OpenAPI(
         __name__,
-        info=Info(title="Casework API", version="1.0.0",
-                  description="Case management: cases, documents, queues, search."),
+        info=Info(
+            title="Casework API",
+            version="1.0.0",
+            description="Case management: cases, documents, queues, search.",
+        ),
         security_schemes={"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
         validation_error_status=422,
         validation_error_callback=_validation_problem,
@@ -84,8 +87,12 @@ def create_app(
             if parsed is None:
                 return problem(400, "MALFORMED_JSON", "Malformed JSON", "the body is empty")
             if _too_deep(parsed):
-                return problem(400, "MALFORMED_JSON", "Malformed JSON",
-                               f"the body nests deeper than {MAX_JSON_DEPTH} levels")
+                return problem(
+                    400,
+                    "MALFORMED_JSON",
+                    "Malformed JSON",
+                    f"the body nests deeper than {MAX_JSON_DEPTH} levels",
+                )
         return None
 
     @app.after_request
@@ -95,7 +102,9 @@ def create_app(
         response.headers.setdefault("Cache-Control", "no-store")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         if not request.path.startswith("/api/v1/docs"):
-            response.headers.setdefault("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+            response.headers.setdefault(
+                "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"
+            )
         return response
 
     @app.errorhandler(RequestEntityTooLarge)

@@ -30,8 +30,9 @@ def _sessions(settings: Settings) -> sessionmaker:
 def cmd_create_user(args: argparse.Namespace, settings: Settings) -> int:
     password = args.password or os.environ.get("CASEWORK_PASSWORD") or getpass.getpass("Password: ")
     with transaction(_sessions(settings)) as session:
-        user = create_user(session, username=args.username, password=password,
-                           roles=args.role, display_name=args.name)
+        user = create_user(
+            session, username=args.username, password=password, roles=args.role, display_name=args.name
+        )
         print(f"created user {user.username} ({user.id}) with roles {', '.join(user.roles)}")
     return 0
 
@@ -41,8 +42,13 @@ def cmd_seed_demo(args: argparse.Namespace, settings: Settings) -> int:
     with transaction(_sessions(settings)) as session:
         admin = session.scalars(select(User).where(User.username == args.username)).first()
         if admin is None:
-            admin = create_user(session, username=args.username, password=args.password,
-                                roles=[ROLE_ADMIN, "supervisor", "agent"], display_name="Demo admin")
+            admin = create_user(
+                session,
+                username=args.username,
+                password=args.password,
+                roles=[ROLE_ADMIN, "supervisor", "agent"],
+                display_name="Demo admin",
+            )
             print(f"created demo user {admin.username}")
         admin_id = admin.id
     rpc = PooledRpc(settings.amqp_uri, timeout=30)

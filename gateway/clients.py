@@ -84,7 +84,9 @@ class PooledRpc:
     def fanout(self, principal: Principal, calls: list[Call]) -> list[Outcome]:
         try:
             proxy = self._with_context(principal)
-            pending = [getattr(getattr(proxy, c.service), c.method).call_async(*c.args, **c.kwargs) for c in calls]
+            pending = [
+                getattr(getattr(proxy, c.service), c.method).call_async(*c.args, **c.kwargs) for c in calls
+            ]
         except Exception as exc:  # noqa: BLE001 - broker down or connection broken
             self._discard()
             log.warning("rpc send failed", extra={"error": repr(exc)})

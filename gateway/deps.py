@@ -46,7 +46,10 @@ def db() -> Iterator[Session]:
 
 def unauthorized(detail: str) -> HttpProblem:
     return HttpProblem(
-        401, "UNAUTHORIZED", "Unauthorized", detail,
+        401,
+        "UNAUTHORIZED",
+        "Unauthorized",
+        detail,
         headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
     )
 

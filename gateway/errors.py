@@ -35,8 +35,13 @@ class HttpProblem(Exception):
     """Raised by routes to answer with a problem+json response."""
 
     def __init__(
-        self, status: int, code: str, title: str, detail: str = "",
-        fields: list[dict[str, str]] | None = None, headers: dict[str, str] | None = None,
+        self,
+        status: int,
+        code: str,
+        title: str,
+        detail: str = "",
+        fields: list[dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail or title)
         self.status, self.code, self.title, self.detail = status, code, title, detail
@@ -45,8 +50,12 @@ class HttpProblem(Exception):
 
 
 def problem(
-    status: int, code: str, title: str, detail: str = "",
-    fields: list[dict[str, str]] | None = None, headers: dict[str, str] | None = None,
+    status: int,
+    code: str,
+    title: str,
+    detail: str = "",
+    fields: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Response:
     body: dict[str, Any] = {
         "type": f"https://casework.dev/problems/{code.lower().replace('_', '-')}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
 from datetime import datetime
@@ -41,8 +42,13 @@ class User(Base):
 
 
 def create_user(
-    session: Session, *, username: str, password: str, roles: list[str],
-    display_name: str | None = None, teams: list[str] | None = None,
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    roles: list[str],
+    display_name: str | None = None,
+    teams: list[str] | None = None,
 ) -> User:
     errors = []
     if not USERNAME.match(username or ""):
@@ -57,8 +63,12 @@ def create_user(
     if session.scalars(select(User).where(User.username == username)).first():
         raise Conflict(f"user {username} exists")
     user = User(
-        id=str(uuid.uuid4()), username=username, display_name=display_name or username,
-        password_hash=_hasher.hash(password), roles=list(roles), teams=list(teams or []),
+        id=str(uuid.uuid4()),
+        username=username,
+        display_name=display_name or username,
+        password_hash=_hasher.hash(password),
+        roles=list(roles),
+        teams=list(teams or []),
     )
     session.add(user)
     session.flush()
@@ -68,10 +78,8 @@ def create_user(
 def authenticate(session: Session, username: str, password: str) -> User | None:
     user = session.scalars(select(User).where(User.username == username)).first()
     if user is None:
-        try:
+        with contextlib.suppress(VerificationError):
             _hasher.verify(_DUMMY_HASH, password)
-        except VerificationError:
-            pass
         return None
     try:
         _hasher.verify(user.password_hash, password)

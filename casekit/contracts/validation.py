@@ -15,7 +15,9 @@ def field_errors(exc: ValidationError, prefix: str = "") -> list[dict[str, str]]
     out = []
     for err in exc.errors(include_url=False, include_context=False, include_input=False):
         loc = ".".join(str(p) for p in err["loc"])
-        out.append({"field": f"{prefix}{loc}" if loc else prefix.rstrip(".") or "body", "message": err["msg"]})
+        out.append(
+            {"field": f"{prefix}{loc}" if loc else prefix.rstrip(".") or "body", "message": err["msg"]}
+        )
     return out
 
 

@@ -22,7 +22,11 @@ from gateway.schemas import (
 )
 
 bp = APIBlueprint(
-    "cases", __name__, url_prefix="/api/v1", abp_tags=[Tag(name="cases")], abp_security=BEARER,
+    "cases",
+    __name__,
+    url_prefix="/api/v1",
+    abp_tags=[Tag(name="cases")],
+    abp_security=BEARER,
     abp_responses={401: Problem, 403: Problem, 503: Problem},
 )
 
@@ -47,8 +51,9 @@ def create_case(body: CaseCreate, header: IdempotencyHeader):
 @bp.get("/cases", responses={200: CaseList, 422: Problem})
 def list_cases(query: CaseListQuery):
     """List cases, newest first, with cursor pagination."""
-    return call("cases", "list_cases", status=query.status, type=query.type, limit=query.limit,
-                cursor=query.cursor)
+    return call(
+        "cases", "list_cases", status=query.status, type=query.type, limit=query.limit, cursor=query.cursor
+    )
 
 
 @bp.get("/cases/<case_id>", responses={200: CaseFolder, 404: Problem})
@@ -58,11 +63,14 @@ def get_case(path: CasePath):
     Parts that are slow or down are listed in ``missing`` instead of failing the call.
     """
     who = principal()
-    case, documents, work_item = ctx().rpc.fanout(who, [
-        Call("cases", "get_case", (path.case_id,)),
-        Call("documents", "list_for_case", (path.case_id,)),
-        Call("routing", "get_work_item", (path.case_id,)),
-    ])
+    case, documents, work_item = ctx().rpc.fanout(
+        who,
+        [
+            Call("cases", "get_case", (path.case_id,)),
+            Call("documents", "list_for_case", (path.case_id,)),
+            Call("routing", "get_work_item", (path.case_id,)),
+        ],
+    )
     folder = case.unwrap()
     missing = []
     folder["documents"] = documents.value if documents.error is None else None

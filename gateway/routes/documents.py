@@ -17,8 +17,12 @@ from gateway.errors import HttpProblem
 from gateway.schemas import CasePath, DocumentOut, DocumentPath, Problem, UploadQuery
 
 bp = APIBlueprint(
-    "documents", __name__, url_prefix="/api/v1", abp_tags=[Tag(name="documents")],
-    abp_security=BEARER, abp_responses={401: Problem, 403: Problem, 404: Problem, 503: Problem},
+    "documents",
+    __name__,
+    url_prefix="/api/v1",
+    abp_tags=[Tag(name="documents")],
+    abp_security=BEARER,
+    abp_responses={401: Problem, 403: Problem, 404: Problem, 503: Problem},
 )
 
 DOWNLOAD_CHUNK = 1024 * 1024
@@ -34,8 +38,13 @@ def _source() -> tuple[IO[bytes], str | None, str | None]:
     if request.mimetype == "multipart/form-data":
         upload = request.files.get("file")
         if upload is None:
-            raise HttpProblem(422, "INVALID_INPUT", "Invalid input", "multipart body needs a 'file' part",
-                              [{"field": "file", "message": "required"}])
+            raise HttpProblem(
+                422,
+                "INVALID_INPUT",
+                "Invalid input",
+                "multipart body needs a 'file' part",
+                [{"field": "file", "message": "required"}],
+            )
         return upload.stream, upload.filename, upload.mimetype
     return request.stream, None, request.mimetype or None
 
@@ -53,8 +62,11 @@ UPLOAD_BODY = {
 }
 
 
-@bp.post("/cases/<case_id>/documents", responses={201: DocumentOut, 413: Problem, 422: Problem},
-         openapi_extensions=UPLOAD_BODY)
+@bp.post(
+    "/cases/<case_id>/documents",
+    responses={201: DocumentOut, 413: Problem, 422: Problem},
+    openapi_extensions=UPLOAD_BODY,
+)
 def upload_document(path: CasePath, query: UploadQuery):
     """Add a file to the case folder, streamed (raw body or multipart ``file``)."""
     principal(ROLE_AGENT, ROLE_SUPERVISOR, ROLE_ADMIN)
@@ -64,8 +76,15 @@ def upload_document(path: CasePath, query: UploadQuery):
         raise too_large(limit)
     call("cases", "get_case", path.case_id)  # 404 before reading a byte of the body
     stream, claimed_name, claimed_type = _source()
-    begun = call("documents", "begin_upload", path.case_id, query.filename or claimed_name,
-                 claimed_type, query.kind, query.channel)
+    begun = call(
+        "documents",
+        "begin_upload",
+        path.case_id,
+        query.filename or claimed_name,
+        claimed_type,
+        query.kind,
+        query.channel,
+    )
     upload_id, index, total = begun["upload_id"], 0, 0
     try:
         while chunk := stream.read(settings.upload_part_bytes):
@@ -111,8 +130,13 @@ def _range(header: str | None, size: int) -> tuple[int, int] | None:
     else:
         start, end = int(first), min(int(last) if last else size - 1, size - 1)
     if start >= size or start > end:
-        raise HttpProblem(416, "RANGE_NOT_SATISFIABLE", "Range not satisfiable",
-                          f"the document has {size} bytes", headers={"Content-Range": f"bytes */{size}"})
+        raise HttpProblem(
+            416,
+            "RANGE_NOT_SATISFIABLE",
+            "Range not satisfiable",
+            f"the document has {size} bytes",
+            headers={"Content-Range": f"bytes */{size}"},
+        )
     return start, end
 
 
@@ -138,8 +162,9 @@ def download_document(path: DocumentPath):
             offset += len(data)
             yield data
 
-    response = Response(stream_with_context(body()), status=206 if wanted else 200,
-                        mimetype=document["media_type"])
+    response = Response(
+        stream_with_context(body()), status=206 if wanted else 200, mimetype=document["media_type"]
+    )
     response.headers["Content-Length"] = str(end - start + 1)
     response.headers["Accept-Ranges"] = "bytes"
     response.headers["ETag"] = f'"{document["sha256"]}"'

@@ -8,7 +8,11 @@ from gateway.deps import BEARER, call
 from gateway.schemas import Problem, SearchQuery, SearchResults
 
 bp = APIBlueprint(
-    "search", __name__, url_prefix="/api/v1", abp_tags=[Tag(name="search")], abp_security=BEARER,
+    "search",
+    __name__,
+    url_prefix="/api/v1",
+    abp_tags=[Tag(name="search")],
+    abp_security=BEARER,
     abp_responses={401: Problem, 422: Problem, 503: Problem},
 )
 

@@ -10,7 +10,11 @@ from gateway.deps import BEARER, call, principal
 from gateway.schemas import Inbox, LimitQuery, Problem, QueueMemberBody, QueueMemberPath, QueuePath
 
 bp = APIBlueprint(
-    "work", __name__, url_prefix="/api/v1", abp_tags=[Tag(name="work")], abp_security=BEARER,
+    "work",
+    __name__,
+    url_prefix="/api/v1",
+    abp_tags=[Tag(name="work")],
+    abp_security=BEARER,
     abp_responses={401: Problem, 403: Problem, 404: Problem, 422: Problem, 503: Problem},
 )
 

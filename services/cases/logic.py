@@ -112,9 +112,7 @@ def current_type(*, session: Session, key: str) -> CaseType | None:
 
 
 def list_types(*, session: Session) -> list[CaseType]:
-    latest = (
-        select(CaseType.key, func.max(CaseType.version).label("v")).group_by(CaseType.key).subquery()
-    )
+    latest = select(CaseType.key, func.max(CaseType.version).label("v")).group_by(CaseType.key).subquery()
     return list(
         session.scalars(
             select(CaseType)
@@ -133,9 +131,7 @@ def next_reference(*, session: Session, prefix: str, now: datetime | None = None
     stmt = (
         pg_insert(ReferenceCounter)
         .values(prefix=prefix, year=year, last=1)
-        .on_conflict_do_update(
-            index_elements=["prefix", "year"], set_={"last": ReferenceCounter.last + 1}
-        )
+        .on_conflict_do_update(index_elements=["prefix", "year"], set_={"last": ReferenceCounter.last + 1})
         .returning(ReferenceCounter.last)
     )
     number = session.execute(stmt).scalar_one()
@@ -213,8 +209,13 @@ def open_case(
         session.flush()
         session.refresh(case, ["parties"])
     snapshot = case_out(case)
-    audit.append(session=session, case_id=case.id, principal=principal, action=ev.CASE_OPENED,
-                 changes={"after": snapshot})
+    audit.append(
+        session=session,
+        case_id=case.id,
+        principal=principal,
+        action=ev.CASE_OPENED,
+        changes={"after": snapshot},
+    )
     events.emit(session, ev.CASE_OPENED, snapshot, case_id=case.id, case_version=case.version)
     return case, True
 
@@ -266,7 +267,6 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
         return datetime.fromisoformat(stamp), case_id
     except (ValueError, UnicodeDecodeError):
         raise InvalidInput.from_field("cursor", "not a cursor this API issued") from None
-
 
 
 def audit_entries(*, session: Session, case_id: str) -> list[AuditEntry]:

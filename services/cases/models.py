@@ -36,7 +36,9 @@ class CaseType(Base):
     name: Mapped[str] = mapped_column(String(200))
     prefix: Mapped[str] = mapped_column(String(16))
     definition: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, server_default=func.now()
+    )
 
 
 class ReferenceCounter(Base):
@@ -86,7 +88,9 @@ class Party(Base):
     emails: Mapped[list[str]] = mapped_column(JSONB, default=list)
     phones: Mapped[list[str]] = mapped_column(JSONB, default=list)
     email_key: Mapped[str | None] = mapped_column(String(320), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, server_default=func.now()
+    )
 
 
 class CaseParty(Base):
@@ -94,7 +98,9 @@ class CaseParty(Base):
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), primary_key=True)
     party_id: Mapped[str] = mapped_column(ForeignKey("parties.id"), primary_key=True)
     role: Mapped[str] = mapped_column(String(32), primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, server_default=func.now()
+    )
 
     case: Mapped[Case] = relationship(back_populates="parties")
     party: Mapped[Party] = relationship(lazy="joined")

@@ -38,8 +38,11 @@ class CasesService:
         payload = parse(CaseCreate, data)
         try:
             case, created = logic.open_case(
-                session=self.db, principal=self.principal, data=payload,
-                events=self.events, idempotency_key=idempotency_key,
+                session=self.db,
+                principal=self.principal,
+                data=payload,
+                events=self.events,
+                idempotency_key=idempotency_key,
             )
             self.db.commit()
         except IntegrityError:
@@ -60,12 +63,19 @@ class CasesService:
 
     @rpc(expected_exceptions=EXPECTED)
     def list_cases(
-        self, status: str | None = None, type: str | None = None,  # noqa: A002
-        limit: int = 50, cursor: str | None = None,
+        self,
+        status: str | None = None,
+        type: str | None = None,  # noqa: A002
+        limit: int = 50,
+        cursor: str | None = None,
     ) -> dict[str, Any]:
         rows, next_cursor = logic.list_cases(
-            session=self.db, principal=self.principal, status=status, type_key=type,
-            limit=limit, cursor=cursor,
+            session=self.db,
+            principal=self.principal,
+            status=status,
+            type_key=type,
+            limit=limit,
+            cursor=cursor,
         )
         return {"items": [case_out(c) for c in rows], "next_cursor": next_cursor}
 

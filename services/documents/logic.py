@@ -20,8 +20,16 @@ from services.documents.models import Document, Upload
 from services.documents.storage import BlobStore
 
 KINDS = (
-    "scanned_post", "email", "web_form", "sms", "photo", "video", "fax",
-    "call_record", "third_party", "other",
+    "scanned_post",
+    "email",
+    "web_form",
+    "sms",
+    "photo",
+    "video",
+    "fax",
+    "call_record",
+    "third_party",
+    "other",
 )
 MAX_PART = 8 * 1024 * 1024
 MAX_TEXT = 1024 * 1024
@@ -68,8 +76,14 @@ def sniff(head: bytes) -> str:
 
 
 def begin_upload(
-    *, session: Session, principal: Principal, case_id: str, filename: str | None,
-    declared_type: str | None, kind: str, channel: str,
+    *,
+    session: Session,
+    principal: Principal,
+    case_id: str,
+    filename: str | None,
+    declared_type: str | None,
+    kind: str,
+    channel: str,
 ) -> Upload:
     require_writer(principal)
     if kind not in KINDS:
@@ -77,9 +91,13 @@ def begin_upload(
     if not is_uuid(case_id):
         raise NotFound(f"case {case_id} not found")
     upload = Upload(
-        id=str(uuid.uuid4()), case_id=case_id, filename=sanitize_filename(filename),
-        declared_type=(declared_type or "")[:255] or None, kind=kind,
-        channel=(channel or "web")[:32], created_by=principal.user_id,
+        id=str(uuid.uuid4()),
+        case_id=case_id,
+        filename=sanitize_filename(filename),
+        declared_type=(declared_type or "")[:255] or None,
+        kind=kind,
+        channel=(channel or "web")[:32],
+        created_by=principal.user_id,
     )
     session.add(upload)
     return upload
@@ -95,8 +113,14 @@ def _open_upload(session: Session, principal: Principal, upload_id: str) -> Uplo
 
 
 def append_part(
-    *, session: Session, store: BlobStore, principal: Principal, upload_id: str,
-    index: int, data: bytes, max_bytes: int,
+    *,
+    session: Session,
+    store: BlobStore,
+    principal: Principal,
+    upload_id: str,
+    index: int,
+    data: bytes,
+    max_bytes: int,
 ) -> Upload:
     upload = _open_upload(session, principal, upload_id)
     if index < upload.parts:
@@ -106,35 +130,47 @@ def append_part(
     if len(data) > MAX_PART:
         raise InvalidInput.from_field("data", f"a part may hold at most {MAX_PART} bytes")
     if upload.size + len(data) > max_bytes:
-        abort(session=session, store=store, upload=upload)
+        abort(store=store, upload=upload)
         raise InvalidInput.from_field("file", f"larger than the limit of {max_bytes} bytes")
     upload.size = store.stage_append(upload.id, data)
     upload.parts += 1
     return upload
 
 
-def abort(*, session: Session, store: BlobStore, upload: Upload) -> None:
+def abort(*, store: BlobStore, upload: Upload) -> None:
     upload.state = "aborted"
     store.stage_discard(upload.id)
 
 
 def abort_upload(*, session: Session, store: BlobStore, principal: Principal, upload_id: str) -> None:
-    abort(session=session, store=store, upload=_open_upload(session, principal, upload_id))
+    abort(store=store, upload=_open_upload(session, principal, upload_id))
 
 
 def finish_upload(
-    *, session: Session, store: BlobStore, principal: Principal, upload_id: str, events: EventWriter,
+    *,
+    session: Session,
+    store: BlobStore,
+    principal: Principal,
+    upload_id: str,
+    events: EventWriter,
 ) -> Document:
     upload = _open_upload(session, principal, upload_id)
     if upload.size == 0:
-        abort(session=session, store=store, upload=upload)
+        abort(store=store, upload=upload)
         raise InvalidInput.from_field("file", "is empty")
     media_type = sniff(store.stage_head(upload.id, SNIFF_BYTES))
     sha, size = store.commit(upload.id)
     doc = Document(
-        id=str(uuid.uuid4()), case_id=upload.case_id, filename=upload.filename,
-        media_type=media_type, declared_type=upload.declared_type, kind=upload.kind,
-        channel=upload.channel, size=size, sha256=sha, uploaded_by=principal.user_id,
+        id=str(uuid.uuid4()),
+        case_id=upload.case_id,
+        filename=upload.filename,
+        media_type=media_type,
+        declared_type=upload.declared_type,
+        kind=upload.kind,
+        channel=upload.channel,
+        size=size,
+        sha256=sha,
+        uploaded_by=principal.user_id,
         text_status="pending",
     )
     session.add(doc)
@@ -183,4 +219,3 @@ def document_out(doc: Document) -> dict[str, Any]:
         "text_status": doc.text_status,
         "created_at": doc.created_at.isoformat() if doc.created_at else None,
     }
-

@@ -41,12 +41,21 @@ class DocumentsService:
 
     @rpc(expected_exceptions=EXPECTED)
     def begin_upload(
-        self, case_id: str, filename: str | None = None, declared_type: str | None = None,
-        kind: str = "other", channel: str = "web",
+        self,
+        case_id: str,
+        filename: str | None = None,
+        declared_type: str | None = None,
+        kind: str = "other",
+        channel: str = "web",
     ) -> dict[str, Any]:
         upload = logic.begin_upload(
-            session=self.db, principal=self.principal, case_id=case_id, filename=filename,
-            declared_type=declared_type, kind=kind, channel=channel,
+            session=self.db,
+            principal=self.principal,
+            case_id=case_id,
+            filename=filename,
+            declared_type=declared_type,
+            kind=kind,
+            channel=channel,
         )
         self.db.commit()
         return {"upload_id": upload.id, "max_bytes": self.max_bytes, "max_part": logic.MAX_PART}
@@ -59,8 +68,13 @@ class DocumentsService:
             raise InvalidInput.from_field("data", "is not base64") from None
         try:
             upload = logic.append_part(
-                session=self.db, store=self.store, principal=self.principal,
-                upload_id=upload_id, index=index, data=raw, max_bytes=self.max_bytes,
+                session=self.db,
+                store=self.store,
+                principal=self.principal,
+                upload_id=upload_id,
+                index=index,
+                data=raw,
+                max_bytes=self.max_bytes,
             )
         finally:
             self.db.commit()
@@ -70,8 +84,11 @@ class DocumentsService:
     def finish_upload(self, upload_id: str) -> dict[str, Any]:
         try:
             doc = logic.finish_upload(
-                session=self.db, store=self.store, principal=self.principal,
-                upload_id=upload_id, events=self.events,
+                session=self.db,
+                store=self.store,
+                principal=self.principal,
+                upload_id=upload_id,
+                events=self.events,
             )
         except InvalidInput:
             self.db.commit()  # keep the upload marked aborted
@@ -116,7 +133,8 @@ class DocumentsService:
         doc.text_status = status
         if status == "extracted":
             self.events.emit(
-                self.db, ev.DOCUMENT_TEXT_EXTRACTED,
+                self.db,
+                ev.DOCUMENT_TEXT_EXTRACTED,
                 {"document_id": doc.id, "filename": doc.filename, "text": body},
                 case_id=doc.case_id,
             )

@@ -29,10 +29,13 @@ def notify_queue_supervisors(*, session: Session, event: dict[str, Any]) -> int:
         stmt = (
             pg_insert(Notification)
             .values(
-                id=str(uuid.uuid4()), user_id=user_id, case_id=event.get("case_id"),
+                id=str(uuid.uuid4()),
+                user_id=user_id,
+                case_id=event.get("case_id"),
                 kind="case_queued",
                 title=f"{data['reference']} queued in {data['queue']}: {data['title']}"[:300],
-                body="", source_event_id=event["id"],
+                body="",
+                source_event_id=event["id"],
             )
             .on_conflict_do_nothing()
         )
@@ -40,7 +43,9 @@ def notify_queue_supervisors(*, session: Session, event: dict[str, Any]) -> int:
     return created
 
 
-def inbox(*, session: Session, principal: Principal, unread_only: bool = False, limit: int = 50) -> dict[str, Any]:
+def inbox(
+    *, session: Session, principal: Principal, unread_only: bool = False, limit: int = 50
+) -> dict[str, Any]:
     user_id = require_user(principal)
     stmt = select(Notification).where(Notification.user_id == user_id)
     if unread_only:

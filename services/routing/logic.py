@@ -24,7 +24,7 @@ def require_reader(principal: Principal) -> None:
         raise PermissionDenied("authentication required")
 
 
-def choose_queue(case: dict[str, Any]) -> str:
+def choose_queue(_case: dict[str, Any]) -> str:
     """Where a new case goes. Routing rules replace this with an ordered rule set."""
     return DEFAULT_QUEUE
 
@@ -45,8 +45,12 @@ def enqueue_case(*, session: Session, case: dict[str, Any], case_version: int, e
     stmt = (
         pg_insert(WorkItem)
         .values(
-            case_id=case["id"], queue=queue, reference=case["reference"], title=case["title"],
-            priority=PRIORITY_RANK[Priority(case["priority"])], status="queued",
+            case_id=case["id"],
+            queue=queue,
+            reference=case["reference"],
+            title=case["title"],
+            priority=PRIORITY_RANK[Priority(case["priority"])],
+            status="queued",
             case_version=case_version,
         )
         .on_conflict_do_nothing()
@@ -55,10 +59,17 @@ def enqueue_case(*, session: Session, case: dict[str, Any], case_version: int, e
     if session.execute(stmt).first() is None:
         return False
     events.emit(
-        session, ev.CASE_QUEUED,
-        {"queue": queue, "reference": case["reference"], "title": case["title"],
-         "priority": case["priority"], "supervisor_ids": supervisors_of(session, queue)},
-        case_id=case["id"], case_version=case_version,
+        session,
+        ev.CASE_QUEUED,
+        {
+            "queue": queue,
+            "reference": case["reference"],
+            "title": case["title"],
+            "priority": case["priority"],
+            "supervisor_ids": supervisors_of(session, queue),
+        },
+        case_id=case["id"],
+        case_version=case_version,
     )
     return True
 

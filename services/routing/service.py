@@ -36,7 +36,9 @@ class RoutingService:
         event = check_envelope(event)
         if first_delivery(self.db, processed_events, "routing.case_opened", event["id"]):
             logic.enqueue_case(
-                session=self.db, case=event["data"], case_version=event["case_version"] or 1,
+                session=self.db,
+                case=event["data"],
+                case_version=event["case_version"] or 1,
                 events=self.events,
             )
         self.db.commit()

@@ -16,8 +16,14 @@ import tantivy
 from services.search.mappings import CASE_PREFIX, REFERENCE_PATTERN
 
 TEXT_FIELDS = ["title", "description", "parties", "body", "filename", "reference_text"]
-BOOSTS = {"title": 3.0, "reference_text": 3.0, "parties": 2.0, "description": 1.0,
-          "body": 1.0, "filename": 1.5}
+BOOSTS = {
+    "title": 3.0,
+    "reference_text": 3.0,
+    "parties": 2.0,
+    "description": 1.0,
+    "body": 1.0,
+    "filename": 1.5,
+}
 RAW_FIELDS = ["doc_id", "case_id", "kind", "reference", "type", "status", "stage", "priority"]
 
 
@@ -117,9 +123,7 @@ class TantivyIndex:
 
     def count(self, kind: str | None = None) -> int:
         searcher = self.index.searcher()
-        query = (
-            tantivy.Query.term_query(self.schema, "kind", kind) if kind else tantivy.Query.all_query()
-        )
+        query = tantivy.Query.term_query(self.schema, "kind", kind) if kind else tantivy.Query.all_query()
         return int(searcher.search(query, 1, count=True).count)
 
     def _case_docs(self, searcher: tantivy.Searcher, case_ids: list[str]) -> dict[str, Any]:
@@ -162,15 +166,17 @@ class TantivyIndex:
             doc = cases.get(case_id)
             if doc is None:
                 continue  # text of a document whose case is not indexed yet
-            items.append({
-                "case_id": case_id,
-                "reference": _first(doc, "reference"),
-                "title": _first(doc, "title"),
-                "status": _first(doc, "status"),
-                "priority": _first(doc, "priority"),
-                "type": _first(doc, "type"),
-                "case_version": int(_first(doc, "case_version")),
-                "score": round(float(matched[case_id]["score"]), 4),
-                "matched_in": matched[case_id]["matched_in"],
-            })
+            items.append(
+                {
+                    "case_id": case_id,
+                    "reference": _first(doc, "reference"),
+                    "title": _first(doc, "title"),
+                    "status": _first(doc, "status"),
+                    "priority": _first(doc, "priority"),
+                    "type": _first(doc, "type"),
+                    "case_version": int(_first(doc, "case_version")),
+                    "score": round(float(matched[case_id]["score"]), 4),
+                    "matched_in": matched[case_id]["matched_in"],
+                }
+            )
         return {"items": items, "total_hits": int(result.count or 0)}

@@ -1,0 +1,86 @@
+"""A whole suite on fresh databases and a fresh vhost, for e2e tests, faults and benchmarks."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from casekit.launcher import Suite, default_env
+from casekit.testing import infra
+
+ADMIN = ("admin", "casework-test-admin")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def running_suite(run_dir: Path, *, extra_env: dict[str, str] | None = None) -> Iterator[Suite]:
+    """Start every process on throwaway databases and vhost; stop and drop them afterwards."""
+    tag = uuid.uuid4().hex[:8]
+    prefix = f"casework_t{tag}"
+    with infra.databases(prefix, migrated=True), infra.vhost(f"casework-{tag}") as amqp_uri:
+        env = default_env(
+            run_dir,
+            db_prefix=prefix,
+            port=free_port(),
+            amqp_uri=amqp_uri,
+            pg=f"{infra.PG_USER}:{infra.PG_PASSWORD}@{infra.PG_HOSTPORT}",
+        )
+        env.update(extra_env or {})
+        env["CASEWORK_VHOST"] = amqp_uri.rsplit("/", 1)[1]
+        suite = Suite(run_dir, env, python=sys.executable)
+        try:
+            suite.start()
+            suite.wait_ready()
+            seed_admin(suite)
+            yield suite
+        finally:
+            suite.stop()
+
+
+def seed_admin(suite: Suite) -> None:
+    subprocess.run(
+        [suite.python, "-m", "gateway.cli", "seed-demo", "--username", ADMIN[0], "--password", ADMIN[1]],
+        cwd=infra.ROOT,
+        env={**os.environ, **suite.env},
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+
+
+class Client:
+    """A small HTTP client for the gateway that logs in once."""
+
+    def __init__(self, base_url: str, username: str = ADMIN[0], password: str = ADMIN[1]) -> None:
+        self.base = base_url
+        self.http = requests.Session()
+        if username:
+            token = self.http.post(
+                f"{base_url}/api/v1/auth/token", json={"username": username, "password": password}, timeout=10
+            )
+            token.raise_for_status()
+            self.http.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", 30)
+        return self.http.request(method, self.base + path, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("POST", path, **kwargs)
