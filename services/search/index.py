@@ -34,6 +34,7 @@ class SearchIndex(Protocol):
     def search(self, q: str, limit: int = 20) -> dict[str, Any]: ...
     def indexed_version(self, case_id: str) -> int | None: ...
     def count(self, kind: str | None = None) -> int: ...
+    def entry(self, case_id: str) -> dict[str, Any]: ...
 
 
 def build_schema() -> tantivy.Schema:
@@ -120,6 +121,14 @@ class TantivyIndex:
         if not result.hits:
             return None
         return int(_first(searcher.doc(result.hits[0][1]), "case_version"))
+
+    def entry(self, case_id: str) -> dict[str, Any]:
+        """How many index documents a case has, and at which version (for consistency checks)."""
+        searcher = self.index.searcher()
+        query = tantivy.Query.term_query(self.schema, "doc_id", CASE_PREFIX + case_id)
+        result = searcher.search(query, 10, count=True)
+        versions = [int(_first(searcher.doc(addr), "case_version")) for _score, addr in result.hits]
+        return {"case_id": case_id, "copies": int(result.count or 0), "versions": versions}
 
     def count(self, kind: str | None = None) -> int:
         searcher = self.index.searcher()

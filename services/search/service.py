@@ -48,6 +48,13 @@ class SearchService:
         return self.index.read("search", q, limit)
 
     @rpc(expected_exceptions=EXPECTED)
+    def index_entries(self, case_ids: list[str]) -> list[dict[str, Any]]:
+        """Copies and versions of each case in the index (consistency checks and repair)."""
+        if not self.principal.authenticated:
+            raise PermissionDenied("authentication required")
+        return [self.index.read("entry", case_id) for case_id in case_ids[:1000]]
+
+    @rpc(expected_exceptions=EXPECTED)
     def indexed_version(self, case_id: str) -> int | None:
         if not self.principal.authenticated:
             raise PermissionDenied("authentication required")
