@@ -108,6 +108,13 @@ class Suite:
     def gateway_url(self) -> str:
         return "http://" + self.env["GATEWAY_BIND"]
 
+    def add_replica(self, name: str) -> str:
+        """Register another instance of process ``name``; start it with ``start([replica])``."""
+        count = sum(1 for n in self.specs if n == name or n.startswith(f"{name}#"))
+        replica = f"{name}#{count + 1}"
+        self.specs[replica] = Spec(replica, list(self.specs[name].argv))
+        return replica
+
     def pid(self, name: str) -> int | None:
         path = self.run_dir / "pids" / f"{name}.pid"
         try:
