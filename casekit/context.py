@@ -12,6 +12,8 @@ from typing import Any
 
 from nameko.extensions import DependencyProvider
 
+from casekit.errors import PermissionDenied
+
 USER_ID = "user_id"
 ROLES = "roles"
 TEAMS = "teams"
@@ -75,6 +77,19 @@ class Principal:
             roles=(ROLE_SYSTEM,),
             correlation_id=correlation_id or str(uuid.uuid4()),
         )
+
+
+def require_authenticated(principal: Principal) -> None:
+    """Deny anyone without an identity and at least one role."""
+    if not principal.authenticated or not principal.roles:
+        raise PermissionDenied("authentication required")
+
+
+def require_roles(principal: Principal, *roles: str, action: str = "do this") -> None:
+    """Deny a caller who holds none of ``roles``."""
+    require_authenticated(principal)
+    if not principal.has_role(*roles):
+        raise PermissionDenied(f"your role may not {action}")
 
 
 class PrincipalProvider(DependencyProvider):

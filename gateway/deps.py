@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +10,7 @@ from flask import current_app, g, request
 from sqlalchemy.orm import Session, sessionmaker
 
 from casekit.context import Principal
+from casekit.db import transaction
 from gateway.auth import InvalidToken, bearer_token, principal_for, verify_token
 from gateway.clients import Rpc
 from gateway.errors import HttpProblem
@@ -31,17 +31,9 @@ def ctx() -> AppContext:
     return current_app.extensions["casework"]
 
 
-@contextmanager
-def db() -> Iterator[Session]:
-    session = ctx().sessions()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
+def db() -> AbstractContextManager[Session]:
+    """A session that commits on success and rolls back on error."""
+    return transaction(ctx().sessions)
 
 
 def unauthorized(detail: str) -> HttpProblem:

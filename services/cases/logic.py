@@ -13,11 +13,18 @@ from sqlalchemy import func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from casekit.context import ROLE_ADMIN, ROLE_AGENT, ROLE_SUPERVISOR, Principal
+from casekit.context import (
+    ROLE_ADMIN,
+    ROLE_AGENT,
+    ROLE_SUPERVISOR,
+    Principal,
+    require_authenticated,
+    require_roles,
+)
 from casekit.contracts import events as ev
 from casekit.contracts.cases import CaseCreate, PartyIn
 from casekit.contracts.ids import is_uuid
-from casekit.errors import InvalidInput, NotFound, PermissionDenied
+from casekit.errors import InvalidInput, NotFound
 from casekit.outbox import EventWriter
 from services.cases import audit
 from services.cases.models import AuditEntry, Case, CaseParty, CaseType, Party, ReferenceCounter
@@ -58,15 +65,10 @@ def _schema_errors(validator: Draft202012Validator, instance: Any, prefix: str) 
 
 
 def require_writer(principal: Principal) -> None:
-    if not principal.authenticated:
-        raise PermissionDenied("authentication required")
-    if not principal.has_role(*WRITER_ROLES):
-        raise PermissionDenied("your role may not change cases")
+    require_roles(principal, *WRITER_ROLES, action="change cases")
 
 
-def require_reader(principal: Principal) -> None:
-    if not principal.authenticated or not principal.roles:
-        raise PermissionDenied("authentication required")
+require_reader = require_authenticated
 
 
 # --- case types -------------------------------------------------------------------

@@ -11,10 +11,17 @@ import filetype
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from casekit.context import ROLE_ADMIN, ROLE_AGENT, ROLE_SUPERVISOR, Principal
+from casekit.context import (
+    ROLE_ADMIN,
+    ROLE_AGENT,
+    ROLE_SUPERVISOR,
+    Principal,
+    require_authenticated,
+    require_roles,
+)
 from casekit.contracts import events as ev
 from casekit.contracts.ids import is_uuid
-from casekit.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from casekit.errors import Conflict, InvalidInput, NotFound
 from casekit.outbox import EventWriter
 from services.documents.models import Document, Upload
 from services.documents.storage import BlobStore
@@ -38,13 +45,10 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._ \-]")
 
 
 def require_writer(principal: Principal) -> None:
-    if not principal.has_role(ROLE_AGENT, ROLE_SUPERVISOR, ROLE_ADMIN):
-        raise PermissionDenied("your role may not add documents")
+    require_roles(principal, ROLE_AGENT, ROLE_SUPERVISOR, ROLE_ADMIN, action="add documents")
 
 
-def require_reader(principal: Principal) -> None:
-    if not principal.authenticated or not principal.roles:
-        raise PermissionDenied("authentication required")
+require_reader = require_authenticated
 
 
 def sanitize_filename(name: str | None) -> str:

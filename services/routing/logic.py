@@ -8,10 +8,10 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from casekit.context import ROLE_ADMIN, ROLE_SUPERVISOR, Principal
+from casekit.context import ROLE_ADMIN, ROLE_SUPERVISOR, Principal, require_authenticated, require_roles
 from casekit.contracts import events as ev
 from casekit.contracts.cases import PRIORITY_RANK, Priority
-from casekit.errors import InvalidInput, NotFound, PermissionDenied
+from casekit.errors import InvalidInput, NotFound
 from casekit.outbox import EventWriter
 from services.routing.models import QueueMember, WorkItem, WorkQueue
 
@@ -19,9 +19,7 @@ DEFAULT_QUEUE = "default"
 MEMBER_ROLES = ("agent", "supervisor")
 
 
-def require_reader(principal: Principal) -> None:
-    if not principal.authenticated or not principal.roles:
-        raise PermissionDenied("authentication required")
+require_reader = require_authenticated
 
 
 def choose_queue(_case: dict[str, Any]) -> str:
@@ -97,8 +95,7 @@ def queue_view(*, session: Session, principal: Principal, queue: str, limit: int
 
 
 def add_member(*, session: Session, principal: Principal, queue: str, user_id: str, role: str) -> None:
-    if not principal.has_role(ROLE_ADMIN, ROLE_SUPERVISOR):
-        raise PermissionDenied("only supervisors and admins manage queue members")
+    require_roles(principal, ROLE_ADMIN, ROLE_SUPERVISOR, action="manage queue members")
     if role not in MEMBER_ROLES:
         raise InvalidInput.from_field("role", f"must be one of {', '.join(MEMBER_ROLES)}")
     if session.get(WorkQueue, queue) is None:
