@@ -35,7 +35,7 @@ test: venv deps ## the whole suite: lint, unit, integration, end-to-end (bounded
 
 .PHONY: test-unit
 test-unit: venv ## unit tests only (no broker, no database)
-	@$(PY) -m pytest tests/unit -q
+	@.venv/bin/nameko test tests/unit -q -p no:cacheprovider
 
 .PHONY: lint
 lint: venv ## ruff and the import rules

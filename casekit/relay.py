@@ -75,15 +75,15 @@ class Publisher:
         self.channel.events["basic_nack"].add(self._on_nack)
         self.channel.events["basic_return"].add(self._on_return)
         self.next_tag = 1
+        self.outstanding: set[int] = set()
         self.acked: set[int] = set()
         self.nacked: set[int] = set()
         self.returned: set[str] = set()
 
     def _settle(self, target: set[int], tag: int, multiple: bool) -> None:
-        if multiple:
-            target.update(t for t in range(1, tag + 1) if t not in self.acked and t not in self.nacked)
-        else:
-            target.add(tag)
+        settled = {t for t in self.outstanding if t <= tag} if multiple else {tag} & self.outstanding
+        self.outstanding -= settled
+        target.update(settled)
 
     def _on_ack(self, tag: int, multiple: bool) -> None:
         self._settle(self.acked, tag, multiple)
@@ -108,10 +108,11 @@ class Publisher:
             )
             self.channel.basic_publish(msg, self.exchange, row.type, mandatory=True)
             tags[self.next_tag] = row
+            self.outstanding.add(self.next_tag)
             self.next_tag += 1
         deadline = time.monotonic() + self.confirm_timeout
         raw = self.conn.connection
-        while any(t not in self.acked and t not in self.nacked for t in tags):
+        while self.outstanding:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError("publisher confirms did not arrive in time")

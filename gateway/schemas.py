@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from casekit.contracts.cases import CaseOut
+from casekit.contracts.cases import TYPE_KEY_PATTERN, CaseOut
 
 
 class TokenRequest(BaseModel):
@@ -44,8 +44,8 @@ class QueueMemberBody(BaseModel):
 
 
 class CaseListQuery(BaseModel):
-    status: str | None = Field(default=None, max_length=16)
-    type: str | None = Field(default=None, max_length=64)
+    status: str | None = Field(default=None, pattern="^(open|closed)$")
+    type: str | None = Field(default=None, max_length=64, pattern=TYPE_KEY_PATTERN)
     limit: int = Field(default=50, ge=1, le=200)
     cursor: str | None = Field(default=None, max_length=512)
 

@@ -16,14 +16,21 @@ class SettingsError(RuntimeError):
     pass
 
 
-def _int(name: str, default: int) -> int:
+def _number(name: str, default: float, kind: type = int) -> float:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
     try:
-        return int(raw)
+        value = kind(raw)
     except ValueError:
-        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
+def _int(name: str, default: int) -> int:
+    return int(_number(name, default, int))
 
 
 @dataclass(frozen=True)
@@ -61,7 +68,7 @@ class Settings:
             jwt_issuer=os.environ.get("JWT_ISSUER", cls.jwt_issuer),
             jwt_audience=os.environ.get("JWT_AUDIENCE", cls.jwt_audience),
             access_token_ttl=_int("ACCESS_TOKEN_TTL", cls.access_token_ttl),
-            rpc_timeout=float(_int("RPC_TIMEOUT", int(cls.rpc_timeout))),
+            rpc_timeout=float(_number("RPC_TIMEOUT", cls.rpc_timeout, float)),
             max_json_bytes=_int("MAX_JSON_BYTES", cls.max_json_bytes),
             max_upload_bytes=_int("MAX_UPLOAD_BYTES", cls.max_upload_bytes),
         )

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from casekit.contracts.validation import Contract
+
 
 class Priority(StrEnum):
     low = "low"
@@ -15,10 +17,13 @@ class Priority(StrEnum):
     urgent = "urgent"
 
 
+CASE_STATUSES = ("open", "closed")
+TYPE_KEY_PATTERN = r"^[a-z][a-z0-9_\-]{0,63}$"
+
 PRIORITY_RANK = {Priority.low: 1, Priority.normal: 2, Priority.high: 3, Priority.urgent: 4}
 
 
-class PartyIn(BaseModel):
+class PartyIn(Contract):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200)
     email: EmailStr | None = None
@@ -26,9 +31,9 @@ class PartyIn(BaseModel):
     kind: str = Field(default="person", pattern="^(person|organisation)$")
 
 
-class CaseCreate(BaseModel):
+class CaseCreate(Contract):
     model_config = ConfigDict(extra="forbid")
-    type: str = Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_\-]*$")
+    type: str = Field(min_length=1, max_length=64, pattern=TYPE_KEY_PATTERN)
     title: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=20000)
     priority: Priority = Priority.normal

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -22,7 +23,7 @@ from casekit.context import (
     require_roles,
 )
 from casekit.contracts import events as ev
-from casekit.contracts.cases import CaseCreate, PartyIn
+from casekit.contracts.cases import CASE_STATUSES, TYPE_KEY_PATTERN, CaseCreate, PartyIn
 from casekit.contracts.ids import is_uuid
 from casekit.errors import InvalidInput, NotFound
 from casekit.outbox import EventWriter
@@ -31,7 +32,6 @@ from services.cases.models import AuditEntry, Case, CaseParty, CaseType, Party, 
 from services.cases.schemas import case_out
 
 WRITER_ROLES = (ROLE_AGENT, ROLE_SUPERVISOR, ROLE_ADMIN)
-TYPE_KEY_PATTERN = r"^[a-z][a-z0-9_\-]{0,63}$"
 PREFIX_PATTERN = r"^[A-Z]{2,8}$"
 
 CASE_TYPE_SCHEMA = {
@@ -240,6 +240,10 @@ def list_cases(
     cursor: str | None = None,
 ) -> tuple[list[Case], str | None]:
     require_reader(principal)
+    if status is not None and status not in CASE_STATUSES:
+        raise InvalidInput.from_field("status", f"must be one of {', '.join(CASE_STATUSES)}")
+    if type_key is not None and not re.fullmatch(TYPE_KEY_PATTERN, type_key):
+        raise InvalidInput.from_field("type", "is not a case type key")
     limit = max(1, min(limit, 200))
     stmt = select(Case).order_by(Case.created_at.desc(), Case.id.desc()).limit(limit + 1)
     if status:
@@ -266,9 +270,12 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor.encode()).decode()
         stamp, case_id = raw.split("|", 1)
-        return datetime.fromisoformat(stamp), case_id
+        created_at = datetime.fromisoformat(stamp)
     except (ValueError, UnicodeDecodeError):
-        raise InvalidInput.from_field("cursor", "not a cursor this API issued") from None
+        created_at, case_id = None, ""
+    if created_at is None or created_at.tzinfo is None or not is_uuid(case_id):
+        raise InvalidInput.from_field("cursor", "not a cursor this API issued")
+    return created_at, case_id
 
 
 def audit_entries(*, session: Session, case_id: str) -> list[AuditEntry]:

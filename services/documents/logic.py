@@ -71,8 +71,8 @@ def sniff(head: bytes) -> str:
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as exc:
-        # a multi-byte character cut at the end of the sample is still text
-        if exc.start < len(head) - 4:
+        # a multi-byte character cut off by the end of the sample is still text
+        if exc.reason != "unexpected end of data":
             return "application/octet-stream"
     if b"\x00" in head:
         return "application/octet-stream"

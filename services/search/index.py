@@ -24,6 +24,7 @@ BOOSTS = {
     "body": 1.0,
     "filename": 1.5,
 }
+MAX_SCAN = 5000
 RAW_FIELDS = ["doc_id", "case_id", "kind", "reference", "type", "status", "stage", "priority"]
 
 
@@ -156,18 +157,27 @@ class TantivyIndex:
         limit = max(1, min(limit, 100))
         searcher = self.index.searcher()
         query = self.parse(q)
-        result = searcher.search(query, limit * 5, count=True)
         order: list[str] = []
         matched: dict[str, dict[str, Any]] = {}
-        for score, addr in result.hits:
-            doc = searcher.doc(addr)
-            case_id = _first(doc, "case_id")
-            entry = matched.setdefault(case_id, {"score": score, "matched_in": []})
-            if case_id not in order:
-                order.append(case_id)
-            where = "document" if _first(doc, "kind") == "document" else "case"
-            if where not in entry["matched_in"]:
-                entry["matched_in"].append(where)
+        page, offset, total = limit * 5, 0, 0
+        # hits are index documents (a case and each of its texts): page on until there are
+        # ``limit`` distinct cases, so one case with many matching texts hides no other
+        while len(order) < limit and offset < MAX_SCAN:
+            result = searcher.search(query, page, count=offset == 0, offset=offset)
+            if offset == 0:
+                total = int(result.count or 0)
+            for score, addr in result.hits:
+                doc = searcher.doc(addr)
+                case_id = _first(doc, "case_id")
+                entry = matched.setdefault(case_id, {"score": score, "matched_in": []})
+                if case_id not in order:
+                    order.append(case_id)
+                where = "document" if _first(doc, "kind") == "document" else "case"
+                if where not in entry["matched_in"]:
+                    entry["matched_in"].append(where)
+            offset += len(result.hits)
+            if len(result.hits) < page:
+                break
         order = order[:limit]
         cases = self._case_docs(searcher, order)
         items = []
@@ -188,4 +198,4 @@ class TantivyIndex:
                     "matched_in": matched[case_id]["matched_in"],
                 }
             )
-        return {"items": items, "total_hits": int(result.count or 0)}
+        return {"items": items, "total_hits": total}

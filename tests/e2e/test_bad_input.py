@@ -215,3 +215,22 @@ def test_search_rejects_an_empty_query(admin: Client) -> None:
 def test_unknown_route_and_method_are_problems(admin: Client) -> None:
     is_problem(admin.get("/api/v1/nothing-here"), 404)
     is_problem(admin.request("DELETE", "/api/v1/search"), 405)
+
+
+@pytest.mark.parametrize("body", [
+    {**CASE, "title": "a\x00b"},
+    {**CASE, "customer": {"name": "Ann\x00", "email": "ann@example.org"}},
+    {**CASE, "data": {"note": "v\x00"}},
+    {**CASE, "data": {"k\x00": 1}},
+])
+def test_nul_characters_are_invalid_input_not_a_crash(admin: Client, body: dict) -> None:
+    is_problem(admin.post("/api/v1/cases", json=body), 422, "INVALID_INPUT")
+
+
+@pytest.mark.parametrize("params", [
+    {"status": "open\x00"}, {"type": "bad type"},
+    {"cursor": base64.urlsafe_b64encode(b"2024-05-01T09:30:00+00:00|\x00").decode()},
+    {"cursor": "not-base64!"},
+])
+def test_list_filters_and_forged_cursors_are_422(admin: Client, params: dict) -> None:
+    is_problem(admin.get("/api/v1/cases", params=params), 422)
