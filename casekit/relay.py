@@ -62,10 +62,12 @@ class BatchResult:
 class Publisher:
     """A confirm-mode channel that publishes a batch and waits for all its confirms."""
 
-    def __init__(self, amqp_uri: str, exchange: str, confirm_timeout: float = 10.0) -> None:
+    def __init__(
+        self, amqp_uri: str, exchange: str, confirm_timeout: float = 10.0, heartbeat: int = 30
+    ) -> None:
         self.exchange = exchange
         self.confirm_timeout = confirm_timeout
-        self.conn = kombu.Connection(amqp_uri, heartbeat=30, connect_timeout=5)
+        self.conn = kombu.Connection(amqp_uri, heartbeat=heartbeat, connect_timeout=5)
         self.conn.connect()
         raw = self.conn.connection
         self.channel = raw.channel()
@@ -134,7 +136,20 @@ class Publisher:
         return result
 
     def heartbeat(self) -> None:
+        """Send our heartbeat when due, and fail if the broker has gone quiet."""
         self.conn.heartbeat_check()
+
+    def socket(self) -> Any:
+        return self.conn.connection.sock
+
+    def read_pending(self) -> None:
+        """Consume frames already waiting on the socket (heartbeats) without blocking."""
+        raw = self.conn.connection
+        while True:
+            try:
+                raw.drain_events(timeout=0)
+            except TimeoutError:
+                return
 
     def close(self) -> None:
         try:
@@ -145,8 +160,16 @@ class Publisher:
 
 class Relay:
     def __init__(
-        self, service: str, db_url: str, amqp_uri: str, *, batch: int = 200, poll: float = 1.0
+        self,
+        service: str,
+        db_url: str,
+        amqp_uri: str,
+        *,
+        batch: int = 200,
+        poll: float = 1.0,
+        heartbeat: int = 30,
     ) -> None:
+        self.heartbeat = heartbeat
         self.service = service
         self.db_url = db_url
         self.amqp_uri = amqp_uri
@@ -160,7 +183,7 @@ class Relay:
 
     def _publisher(self) -> Publisher:
         if self.publisher is None:
-            self.publisher = Publisher(self.amqp_uri, f"{self.service}.events")
+            self.publisher = Publisher(self.amqp_uri, f"{self.service}.events", heartbeat=self.heartbeat)
         return self.publisher
 
     def _listen(self) -> Any:
@@ -209,11 +232,23 @@ class Relay:
         return int(count), float(age or 0.0)
 
     def wait(self) -> None:
+        """Sleep until a NOTIFY arrives or ``poll`` passes, servicing broker heartbeats meanwhile.
+
+        An idle relay must read the broker's heartbeats and send its own, or the broker
+        (and kombu) declare the connection dead.
+        """
         conn = self._listen()
-        ready, _, _ = select.select([conn], [], [], self.poll)
-        if ready:
-            conn.poll()
-            conn.notifies.clear()
+        publisher = self._publisher()
+        deadline = time.monotonic() + self.poll
+        while (remaining := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select([conn, publisher.socket()], [], [], min(remaining, 1.0))
+            if publisher.socket() in ready:
+                publisher.read_pending()
+            publisher.heartbeat()
+            if conn in ready:
+                conn.poll()
+                conn.notifies.clear()
+                return
 
     def reset(self) -> None:
         if self.publisher is not None:

@@ -44,14 +44,23 @@ def chain_hash(fields: dict[str, Any], prev_hash: str) -> str:
 
 
 def append(
-    session: Session, *, case_id: str, principal: Principal, action: str, changes: dict[str, Any]
+    session: Session,
+    *,
+    case_id: str,
+    principal: Principal,
+    action: str,
+    changes: dict[str, Any],
+    first: bool = False,
 ) -> AuditEntry:
-    last = session.execute(
-        select(AuditEntry.seq, AuditEntry.hash)
-        .where(AuditEntry.case_id == case_id)
-        .order_by(AuditEntry.seq.desc())
-        .limit(1)
-    ).first()
+    """Add the next entry of a case's chain (``first`` for a case created in this transaction)."""
+    last = None
+    if not first:
+        last = session.execute(
+            select(AuditEntry.seq, AuditEntry.hash)
+            .where(AuditEntry.case_id == case_id)
+            .order_by(AuditEntry.seq.desc())
+            .limit(1)
+        ).first()
     seq, prev = (last.seq + 1, last.hash) if last else (1, GENESIS)
     entry = AuditEntry(
         case_id=case_id,

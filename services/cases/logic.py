@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 import uuid
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -107,6 +109,19 @@ def load_case_type(*, session: Session, definition: Any) -> CaseType:
     return ctype
 
 
+@lru_cache(maxsize=256)
+def _compiled(schema_json: str) -> Draft202012Validator:
+    return Draft202012Validator(json.loads(schema_json))
+
+
+def data_validator(ctype: CaseType) -> Draft202012Validator | None:
+    """The compiled validator of a case type version's custom data (compiled once per process)."""
+    schema = ctype.definition.get("data_schema")
+    if not schema:
+        return None
+    return _compiled(json.dumps(schema, sort_keys=True))
+
+
 def current_type(*, session: Session, key: str) -> CaseType | None:
     return session.scalars(
         select(CaseType).where(CaseType.key == key).order_by(CaseType.version.desc()).limit(1)
@@ -181,15 +196,15 @@ def open_case(
     ctype = current_type(session=session, key=data.type)
     if ctype is None:
         raise InvalidInput.from_field("type", f"unknown case type {data.type!r}")
-    schema = ctype.definition.get("data_schema")
-    if schema:
-        errors = _schema_errors(Draft202012Validator(schema), data.data, "data")
+    validator = data_validator(ctype)
+    if validator is not None:
+        errors = _schema_errors(validator, data.data, "data")
         if errors:
             raise InvalidInput("case data does not match the case type", errors)
     stages = ctype.definition.get("stages") or [{"key": "new"}]
+    party = find_or_create_party(session=session, data=data.customer) if data.customer else None
     case = Case(
         id=str(uuid.uuid4()),
-        reference=next_reference(session=session, prefix=ctype.prefix),
         type_key=ctype.key,
         type_version=ctype.version,
         title=data.title,
@@ -202,14 +217,14 @@ def open_case(
         created_by=principal.user_id,
         idempotency_key=idempotency_key,
     )
+    if party is not None:
+        case.parties.append(CaseParty(party=party, role="customer"))
+    # Number the case last: the counter row stays locked until commit, so everything
+    # that can fail or take time happens before it (references stay gapless).
+    with session.no_autoflush:
+        case.reference = next_reference(session=session, prefix=ctype.prefix)
     session.add(case)
     session.flush()
-    if data.customer is not None:
-        party = find_or_create_party(session=session, data=data.customer)
-        session.flush()
-        session.add(CaseParty(case_id=case.id, party_id=party.id, role="customer"))
-        session.flush()
-        session.refresh(case, ["parties"])
     snapshot = case_out(case)
     audit.append(
         session=session,
@@ -217,6 +232,7 @@ def open_case(
         principal=principal,
         action=ev.CASE_OPENED,
         changes={"after": snapshot},
+        first=True,
     )
     events.emit(session, ev.CASE_OPENED, snapshot, case_id=case.id, case_version=case.version)
     return case, True
