@@ -22,7 +22,6 @@ from typing import Any
 
 import amqp
 import kombu
-import psycopg2
 from sqlalchemy import text
 
 from casekit.db import make_engine
@@ -188,15 +187,10 @@ class Relay:
 
     def _listen(self) -> Any:
         if self.listener is None or self.listener.closed:
-            url = self.engine.url
-            conn = psycopg2.connect(
-                host=url.host,
-                port=url.port or 5432,
-                user=url.username,
-                password=url.password,
-                dbname=url.database,
-                connect_timeout=5,
-            )
+            # a connection of its own, made like the engine's (so TLS and other URL options hold)
+            pooled = self.engine.raw_connection()
+            pooled.detach()
+            conn = pooled.dbapi_connection
             conn.autocommit = True
             conn.cursor().execute(f"LISTEN {notify_channel(self.service)}")
             self.listener = conn

@@ -14,7 +14,6 @@ from typing import Any
 
 import jwt
 
-from casekit.context import Principal
 from gateway.settings import Settings
 
 ALGORITHM = "HS256"
@@ -78,12 +77,3 @@ def verify_token(settings: Settings, token: str) -> dict[str, Any]:
         )
     except jwt.PyJWTError as exc:
         raise InvalidToken(str(exc)) from None
-
-
-def principal_for(user: Any, correlation_id: str) -> Principal:
-    return Principal(
-        user_id=user.id,
-        roles=tuple(user.roles or ()),
-        teams=tuple(user.teams or ()),
-        correlation_id=correlation_id,
-    )

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 
 class GroupCommit:
-    def __init__(self, index: SearchIndex, interval: float = 0.02) -> None:
+    def __init__(self, index: SearchIndex, interval: float = 0.05) -> None:
         self.index = index
         self.interval = interval
         self.lock = Semaphore(1)

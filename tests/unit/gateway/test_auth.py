@@ -16,7 +16,6 @@ from gateway.auth import (
     InvalidToken,
     bearer_token,
     issue_token,
-    principal_for,
     verify_token,
 )
 from gateway.settings import Settings
@@ -209,13 +208,3 @@ def test_bearer_token_refuses_anything_else(value: str | None) -> None:
         bearer_token(value)
 
 
-def test_principal_for_takes_roles_from_the_user_store_not_the_token() -> None:
-    class User:
-        id, roles, teams = "user-1", ["supervisor"], ["team-a"]
-
-    who = principal_for(User(), "req-1")
-
-    assert who.user_id == "user-1"
-    assert who.roles == ("supervisor",)
-    assert who.teams == ("team-a",)
-    assert who.correlation_id == "req-1"
