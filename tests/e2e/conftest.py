@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import psycopg2
 import pytest
@@ -14,6 +12,7 @@ import pytest
 from casekit.launcher import Suite
 from casekit.testing import infra
 from casekit.testing.suite import Client, running_suite
+from casekit.testing.waiting import eventually  # noqa: F401 - re-exported for the tests
 
 pytestmark = pytest.mark.e2e
 
@@ -81,15 +80,3 @@ def sql(suite: Suite) -> Callable[[str, str, tuple], list[tuple]]:
             return cur.fetchall() if cur.description else []
 
     return run
-
-
-def eventually(check: Callable[[], Any], timeout: float = 20.0, interval: float = 0.1) -> Any:
-    """Poll ``check`` until it returns a truthy value; fail with its last value after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"condition not met in {timeout}s; last value: {last!r}")

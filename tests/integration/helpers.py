@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,20 +12,9 @@ import psycopg2
 from nameko.testing.services import entrypoint_hook
 
 from casekit.contracts.events import make_envelope
+from casekit.testing.waiting import eventually  # noqa: F401 - re-exported for the tests
 
 AGENT = {"user_id": "agent-1", "roles": "agent", "correlation_id": "corr-agent-1"}
-
-
-def eventually(check: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05) -> Any:
-    """Poll ``check`` until it returns something truthy; fail with its last value after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"condition not met in {timeout}s; last value: {last!r}")
 
 
 def sql(url: str, query: str, params: tuple | dict = ()) -> list[tuple]:
