@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
+import pkgutil
 import uuid
 from typing import Any
 
@@ -15,10 +17,10 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from casekit.contracts.validation import field_errors
 from casekit.db import make_engine
+from gateway import routes
 from gateway.clients import PooledRpc, Rpc
 from gateway.deps import AppContext
 from gateway.errors import from_exception, problem
-from gateway.routes import auth, cases, documents, health, search, work
 from gateway.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -120,6 +122,16 @@ def create_app(
     def any_error(exc: Exception) -> Response:
         return from_exception(exc)
 
-    for module in (auth, cases, documents, search, work, health):
+    for module in route_modules():
         app.register_api(module.bp)
     return app
+
+
+def route_modules() -> list[Any]:
+    """Every module under ``gateway/routes`` that defines a blueprint ``bp``, in name order."""
+    found = []
+    for info in sorted(pkgutil.iter_modules(routes.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{routes.__name__}.{info.name}")
+        if hasattr(module, "bp"):
+            found.append(module)
+    return found

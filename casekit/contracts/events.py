@@ -6,6 +6,12 @@ Envelope (v1)::
      "actor": {"user_id", "roles"}, "correlation_id", "data": {...}}
 
 Consumers must accept unknown fields; a change that breaks a consumer is a new ``v``.
+
+Every event of the cases service carries ``data.case``: the case as ``cases.get_case``
+returns it, after the change, at ``case_version``. Consumers that keep a copy of a case
+(search, routing, reports) can therefore apply any cases event on its own, ordered by
+``case_version``. Event-specific fields sit beside it (for example ``data.note`` on
+``note_added``).
 """
 
 from __future__ import annotations

@@ -234,7 +234,7 @@ def open_case(
         changes={"after": snapshot},
         first=True,
     )
-    events.emit(session, ev.CASE_OPENED, snapshot, case_id=case.id, case_version=case.version)
+    events.emit(session, ev.CASE_OPENED, {"case": snapshot}, case_id=case.id, case_version=case.version)
     return case, True
 
 

@@ -37,7 +37,7 @@ class RoutingService:
         if first_delivery(self.db, processed_events, "routing.case_opened", event["id"]):
             logic.enqueue_case(
                 session=self.db,
-                case=event["data"],
+                case=event["data"]["case"],
                 case_version=event["case_version"] or 1,
                 events=self.events,
             )

@@ -30,7 +30,7 @@ class SearchService:
     @event_handler("cases", ev.CASE_OPENED)
     def handle_case_opened(self, event: dict[str, Any]) -> None:
         event = check_envelope(event)
-        self.index.write("upsert", mappings.case_doc(event["data"], event["case_version"] or 1))
+        self.index.write("upsert", mappings.case_doc(event["data"]["case"], event["case_version"] or 1))
 
     @event_handler("documents", ev.DOCUMENT_TEXT_EXTRACTED)
     def handle_document_text_extracted(self, event: dict[str, Any]) -> None:

@@ -78,7 +78,11 @@ def test_create_case_writes_the_case_one_event_and_one_audit_entry_in_one_transa
     assert len(events) == 1
     event_type, payload, headers, event_xid = events[0]
     assert event_type == "case_opened"
-    assert (payload["case_version"], payload["producer"], payload["data"]["id"]) == (1, "cases", case["id"])
+    assert (payload["case_version"], payload["producer"], payload["data"]["case"]["id"]) == (
+        1,
+        "cases",
+        case["id"],
+    )
     assert payload["actor"] == {"user_id": "agent-1", "roles": ["agent"]}
     assert headers["user_id"] == "agent-1"
     assert headers["correlation_id"] == payload["correlation_id"] == "corr-agent-1"

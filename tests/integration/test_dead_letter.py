@@ -61,7 +61,14 @@ def valid_case_opened() -> dict[str, Any]:
         type="case_opened",
         case_id=case_id,
         case_version=1,
-        data={"id": case_id, "reference": "CASE-2030-000900", "title": "after the poison", "priority": "low"},
+        data={
+            "case": {
+                "id": case_id,
+                "reference": "CASE-2030-000900",
+                "title": "after the poison",
+                "priority": "low",
+            }
+        },
     )
 
 

@@ -28,7 +28,7 @@ def case_opened(title: str = "Broken window", priority: str = "high") -> dict[st
         type="case_opened",
         case_id=case_id,
         case_version=1,
-        data={"id": case_id, "reference": "CASE-2030-000042", "title": title, "priority": priority},
+        data={"case": {"id": case_id, "reference": "CASE-2030-000042", "title": title, "priority": priority}},
     )
 
 

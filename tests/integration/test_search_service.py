@@ -39,7 +39,7 @@ def case_opened(
         "parties": [{"name": "Grace Hopper", "emails": ["grace@example.org"], "phones": []}],
     }
     return make_envelope(
-        producer="cases", type="case_opened", case_id=case_id, case_version=version, data=data
+        producer="cases", type="case_opened", case_id=case_id, case_version=version, data={"case": data}
     )
 
 
