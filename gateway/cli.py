@@ -31,7 +31,12 @@ def cmd_create_user(args: argparse.Namespace, settings: Settings) -> int:
     password = args.password or os.environ.get("CASEWORK_PASSWORD") or getpass.getpass("Password: ")
     with transaction(_sessions(settings)) as session:
         user = create_user(
-            session, username=args.username, password=password, roles=args.role, display_name=args.name
+            session,
+            username=args.username,
+            password=password,
+            roles=args.role,
+            display_name=args.name,
+            teams=args.team,
         )
         print(f"created user {user.username} ({user.id}) with roles {', '.join(user.roles)}")
     return 0
@@ -72,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("create-user", help="create a built-in user")
     p.add_argument("username")
     p.add_argument("--role", action="append", required=True, help="agent, supervisor, admin, auditor")
+    p.add_argument("--team", action="append", default=[], help="a team the user belongs to (repeatable)")
     p.add_argument("--name")
     p.add_argument("--password", help="default: $CASEWORK_PASSWORD or a prompt")
     p.set_defaults(func=cmd_create_user)
