@@ -50,11 +50,6 @@ class CaseListQuery(BaseModel):
     cursor: str | None = Field(default=None, max_length=512)
 
 
-class SearchQuery(BaseModel):
-    q: str = Field(min_length=1, max_length=500)
-    limit: int = Field(default=20, ge=1, le=100)
-
-
 class LimitQuery(BaseModel):
     limit: int = Field(default=50, ge=1, le=200)
     unread_only: bool = False
@@ -110,23 +105,6 @@ class CaseFolder(CaseOut):
     documents: list[DocumentOut] | None
     work_item: WorkItemOut | None
     missing: list[str] = Field(description="parts of the folder that could not be fetched in time")
-
-
-class SearchHit(BaseModel):
-    case_id: str
-    reference: str
-    title: str
-    status: str
-    priority: str
-    type: str
-    case_version: int
-    score: float
-    matched_in: list[str]
-
-
-class SearchResults(BaseModel):
-    items: list[SearchHit]
-    total_hits: int
 
 
 class NotificationOut(BaseModel):
