@@ -43,7 +43,7 @@ lint: venv ## ruff and the import rules
 
 .PHONY: chaos
 chaos: venv deps ## the long fault tier (minutes); prints a summary table
-	@CASEWORK_CHAOS=1 $(PY) -m pytest tests/e2e -m chaos -q -s
+	@.venv/bin/nameko test tests/e2e/test_chaos.py -m chaos -p no:cacheprovider -q -s
 
 .PHONY: bench
 bench: venv deps ## benchmarks: intake through the gateway at 1, 8 and 32 clients

@@ -1,0 +1,185 @@
+"""The history checker: what clients were told against what the system holds after it drains.
+
+Categories follow Jepsen's total-queue checker: **lost** (acknowledged, not there),
+**duplicated** (acknowledged once, there more than once), **phantom** (there, never
+asked for), and, per consumer, effects missing or doubled once the system drains.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg2
+from nameko.standalone.rpc import ClusterRpcProxy
+
+from casekit.context import Principal
+from casekit.launcher import Suite
+from casekit.testing.history import Op
+
+OUTBOX_SERVICES = ("cases", "documents", "routing", "notifications")
+
+
+def query(suite: Suite, service: str, sql: str, params: tuple = ()) -> list[tuple]:
+    url = suite.env[f"{service.upper()}_DB_URL"].replace("postgresql+psycopg2://", "postgresql://")
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchall() if cur.description else []
+
+
+def index_entries(suite: Suite, case_ids: list[str]) -> dict[str, dict]:
+    principal = Principal(user_id="checker", roles=("auditor",))
+    out: dict[str, dict] = {}
+    with ClusterRpcProxy(
+        {"AMQP_URI": suite.env["AMQP_URI"]}, timeout=30, context_data=principal.context_data()
+    ) as rpc:
+        for start in range(0, len(case_ids), 1000):
+            out.update({e["case_id"]: e for e in rpc.search.index_entries(case_ids[start : start + 1000])})
+    return out
+
+
+@dataclass
+class Verdict:
+    fault: str
+    operations: int
+    acknowledged: int
+    failed: int
+    unknown: int
+    lost: list[str] = field(default_factory=list)
+    duplicated: list[str] = field(default_factory=list)
+    phantoms: list[str] = field(default_factory=list)
+    effects: dict[str, Counter] = field(default_factory=dict)  # consumer -> {"missing": n, "doubled": n}
+    unsent_outbox: int = 0
+    recovery_s: float | None = None
+    drain_s: float = 0.0
+
+    @property
+    def clean(self) -> bool:
+        problems = sum(sum(c.values()) for c in self.effects.values())
+        return not (self.lost or self.duplicated or self.phantoms or problems or self.unsent_outbox)
+
+    def row(self) -> list[str]:
+        missing = sum(c["missing"] for c in self.effects.values())
+        doubled = sum(c["doubled"] for c in self.effects.values())
+        recovery = f"{self.recovery_s:.1f}" if self.recovery_s is not None else "-"
+        return [
+            self.fault,
+            str(self.operations),
+            str(self.acknowledged),
+            str(len(self.lost)),
+            str(len(self.duplicated)),
+            str(len(self.phantoms)),
+            str(missing),
+            str(doubled),
+            recovery,
+            f"{self.drain_s:.1f}",
+        ]
+
+
+HEADER = [
+    "fault",
+    "operations",
+    "acknowledged",
+    "lost",
+    "duplicated",
+    "phantoms",
+    "effects missing",
+    "effects doubled",
+    "recovery s",
+    "drain s",
+]
+
+
+def _effects(suite: Suite, case_ids: list[str]) -> dict[str, Counter]:
+    routed = Counter(
+        dict(
+            query(
+                suite,
+                "routing",
+                "SELECT case_id, count(*) FROM work_items WHERE case_id = ANY(%s) GROUP BY case_id",
+                (case_ids,),
+            )
+        )
+    )
+    notified = Counter(
+        dict(
+            query(
+                suite,
+                "notifications",
+                "SELECT case_id, count(*) FROM notifications WHERE case_id = ANY(%s) GROUP BY case_id",
+                (case_ids,),
+            )
+        )
+    )
+    indexed = {cid: e["copies"] for cid, e in index_entries(suite, case_ids).items()}
+    out = {}
+    for name, seen in (("routing", routed), ("notifications", notified), ("search", indexed)):
+        out[name] = Counter(
+            missing=sum(1 for c in case_ids if not seen.get(c)),
+            doubled=sum(1 for c in case_ids if seen.get(c, 0) > 1),
+        )
+    return out
+
+
+def check(
+    suite: Suite,
+    ops: list[Op],
+    *,
+    fault: str,
+    tag: str,
+    drain_timeout: float = 90.0,
+    recovery_s: float | None = None,
+) -> Verdict:
+    """Wait (bounded) for the system to drain, then classify every operation and effect."""
+    acked = {op.key: op for op in ops if op.outcome == "ok"}
+    verdict = Verdict(
+        fault=fault,
+        operations=len(ops),
+        acknowledged=len(acked),
+        failed=sum(op.outcome == "fail" for op in ops),
+        unknown=sum(op.outcome == "info" for op in ops),
+        recovery_s=recovery_s,
+    )
+    rows = query(suite, "cases", "SELECT idempotency_key, id FROM cases WHERE title LIKE %s", (f"{tag} %",))
+    per_key = Counter(key for key, _ in rows)
+    asked = {op.key for op in ops}
+    verdict.lost = [k for k in acked if per_key[k] == 0]
+    verdict.duplicated = [k for k, n in per_key.items() if n > 1]
+    verdict.phantoms = [k for k in per_key if k not in asked]
+    case_ids = [case_id for _, case_id in rows]
+    started = time.monotonic()
+    while True:
+        verdict.effects = _effects(suite, case_ids)
+        verdict.unsent_outbox = sum(
+            query(suite, s, "SELECT count(*) FROM outbox WHERE sent_at IS NULL")[0][0]
+            for s in OUTBOX_SERVICES
+        )
+        if verdict.clean or time.monotonic() - started > drain_timeout:
+            break
+        time.sleep(0.5)
+    verdict.drain_s = time.monotonic() - started
+    return verdict
+
+
+def table(verdicts: list[Verdict], markdown: bool = False) -> str:
+    rows = [HEADER] + [v.row() for v in verdicts]
+    if markdown:
+        lines = ["| " + " | ".join(r) + " |" for r in rows]
+        lines.insert(1, "|" + "---|" * len(HEADER))
+        return "\n".join(lines)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
+
+
+def describe(verdict: Verdict, ops: list[Op]) -> dict[str, Any]:
+    """What to print when a verdict is not clean."""
+    return {
+        "lost": verdict.lost[:10],
+        "duplicated": verdict.duplicated[:10],
+        "phantoms": verdict.phantoms[:10],
+        "effects": {k: dict(v) for k, v in verdict.effects.items()},
+        "unsent_outbox": verdict.unsent_outbox,
+        "not ok": [(op.key, op.statuses) for op in ops if op.outcome != "ok"][:10],
+    }
