@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ PG_PASSWORD = os.environ.get("CASEWORK_DB_PASSWORD", "casework")
 PG_HOSTPORT = os.environ.get("CASEWORK_PG", "127.0.0.1:5432")
 RABBIT_API = os.environ.get("RABBIT_API", "http://127.0.0.1:15672/api")
 RABBIT_AUTH = ("guest", "guest")
+AMQP_BASE = "pyamqp://guest:guest@127.0.0.1:5672"
 
 
 def pg_url(db: str) -> str:
@@ -73,29 +75,30 @@ def databases(
             drop_database(f"{prefix}_{s}")
 
 
-def create_vhost(name: str) -> str:
-    requests.put(f"{RABBIT_API}/vhosts/{name}", auth=RABBIT_AUTH, timeout=10).raise_for_status()
+def create_vhost(name: str, api: str = RABBIT_API, amqp_base: str = AMQP_BASE) -> str:
+    requests.put(f"{api}/vhosts/{name}", auth=RABBIT_AUTH, timeout=10).raise_for_status()
     requests.put(
-        f"{RABBIT_API}/permissions/{name}/guest",
+        f"{api}/permissions/{name}/guest",
         auth=RABBIT_AUTH,
         timeout=10,
         json={"configure": ".*", "write": ".*", "read": ".*"},
     ).raise_for_status()
-    return f"pyamqp://guest:guest@127.0.0.1:5672/{name}"
+    return f"{amqp_base}/{name}"
 
 
-def delete_vhost(name: str) -> None:
-    requests.delete(f"{RABBIT_API}/vhosts/{name}", auth=RABBIT_AUTH, timeout=10)
+def delete_vhost(name: str, api: str = RABBIT_API) -> None:
+    with contextlib.suppress(requests.RequestException):  # a broker a fault test killed may be gone
+        requests.delete(f"{api}/vhosts/{name}", auth=RABBIT_AUTH, timeout=10)
 
 
 @contextmanager
-def vhost(prefix: str = "casework-test") -> Iterator[str]:
+def vhost(prefix: str = "casework-test", api: str = RABBIT_API, amqp_base: str = AMQP_BASE) -> Iterator[str]:
     name = f"{prefix}-{uuid.uuid4().hex[:8]}"
-    uri = create_vhost(name)
+    uri = create_vhost(name, api, amqp_base)
     try:
         yield uri
     finally:
-        delete_vhost(name)
+        delete_vhost(name, api)
 
 
 def queues(vhost_name: str) -> list[dict]:

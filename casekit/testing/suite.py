@@ -27,11 +27,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_suite(run_dir: Path, *, extra_env: dict[str, str] | None = None) -> Iterator[Suite]:
+def running_suite(
+    run_dir: Path, *, extra_env: dict[str, str] | None = None, broker: tuple[str, str] | None = None
+) -> Iterator[Suite]:
     """Start every process on throwaway databases and vhost; stop and drop them afterwards."""
     tag = uuid.uuid4().hex[:8]
     prefix = f"casework_t{tag}"
-    with infra.databases(prefix, migrated=True), infra.vhost(f"casework-{tag}") as amqp_uri:
+    api, amqp_base = broker or (infra.RABBIT_API, infra.AMQP_BASE)
+    with infra.databases(prefix, migrated=True), infra.vhost(f"casework-{tag}", api, amqp_base) as amqp_uri:
         env = default_env(
             run_dir,
             db_prefix=prefix,
