@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from nameko.rpc import rpc
 from sqlalchemy import text
 
 from casekit.context import Principal, PrincipalProvider
@@ -15,6 +14,7 @@ from casekit.db import Database
 from casekit.errors import EXPECTED
 from casekit.messaging import event_handler
 from casekit.outbox import first_delivery
+from casekit.rpc import rpc
 from services.notifications import logic
 from services.notifications.models import processed_events
 
