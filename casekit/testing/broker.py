@@ -58,7 +58,12 @@ class OwnBroker:
     def start(self, timeout: float = 120.0) -> None:
         log = open(self.base / "server.log", "ab")  # noqa: SIM115 - owned by the child
         self.proc = subprocess.Popen(
-            [SERVER], env=self.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            [SERVER],
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=self.base,
         )
         log.close()
         deadline = time.monotonic() + timeout
