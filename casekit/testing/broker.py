@@ -90,7 +90,11 @@ class OwnBroker:
         if self.proc is None:
             return
         subprocess.run(
-            ["rabbitmqctl", "-n", self.node, "stop"], env=self.env(), capture_output=True, timeout=60
+            ["rabbitmqctl", "-n", self.node, "stop"],
+            env=self.env(),
+            capture_output=True,
+            timeout=60,
+            cwd=self.base,
         )
         try:
             self.proc.wait(timeout=30)
