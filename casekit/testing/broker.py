@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import requests
@@ -23,7 +24,7 @@ class OwnBroker:
     def __init__(self, base: Path, name: str = "cwfault") -> None:
         self.base = Path(base)
         self.base.mkdir(parents=True, exist_ok=True)
-        self.node = f"{name}@localhost"
+        self.node = f"{name}-{uuid.uuid4().hex[:6]}@localhost"  # never collides with a leftover node
         self.port, self.api_port, self.dist_port = free_port(), free_port(), free_port()
         (self.base / "rabbitmq.conf").write_text(
             f"listeners.tcp.default = 127.0.0.1:{self.port}\n"
