@@ -60,7 +60,7 @@ def make_engine(url: str, *, pool_size: int = 10, **kwargs: Any) -> Engine:
     return create_engine(
         url,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=0,  # a worker holds at most one connection: the pool never needs more
         pool_pre_ping=True,
         pool_timeout=5,
         connect_args=connect_args,

@@ -66,7 +66,7 @@ def create_app(
         doc_url="/openapi.json",
     )
     if sessions is None:
-        sessions = sessionmaker(bind=make_engine(settings.db_url, pool_size=4), expire_on_commit=False)
+        sessions = sessionmaker(bind=make_engine(settings.db_url, pool_size=8), expire_on_commit=False)
     app.extensions["casework"] = AppContext(
         settings=settings,
         rpc=rpc or PooledRpc(settings.amqp_uri, settings.rpc_timeout),

@@ -6,7 +6,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from casekit.contracts.cases import TYPE_KEY_PATTERN, CaseOut
+from casekit.contracts.cases import (
+    TEAM_PATTERN,
+    TYPE_KEY_PATTERN,
+    CaseOut,
+    LinkOut,
+    NoteOut,
+    PartyOut,
+    TaskOut,
+)
+from casekit.contracts.validation import Contract
 
 
 class TokenRequest(BaseModel):
@@ -46,8 +55,132 @@ class QueueMemberBody(BaseModel):
 class CaseListQuery(BaseModel):
     status: str | None = Field(default=None, pattern="^(open|closed)$")
     type: str | None = Field(default=None, max_length=64, pattern=TYPE_KEY_PATTERN)
+    stage: str | None = Field(default=None, max_length=64, pattern=TYPE_KEY_PATTERN)
+    priority: str | None = Field(default=None, pattern="^(low|normal|high|urgent)$")
+    team: str | None = Field(default=None, max_length=64, pattern=TEAM_PATTERN)
+    party_id: str | None = Field(default=None, max_length=36, description="cases this party is on")
+    sort: str = Field(
+        default="created",
+        pattern="^-?(created|priority|due|age|updated)$",
+        description="created (newest first, the default), priority (highest first), due (soonest "
+        "first), age (oldest first), updated (latest first); a leading - reverses",
+    )
     limit: int = Field(default=50, ge=1, le=200)
     cursor: str | None = Field(default=None, max_length=512)
+
+
+class IfMatchHeader(BaseModel):
+    if_match: str | None = Field(
+        default=None,
+        alias="If-Match",
+        max_length=64,
+        description="the case's ETag (its version); required on every change: 428 without, 412 when stale",
+    )
+
+
+class NotePath(BaseModel):
+    case_id: str = Field(max_length=64)
+    note_id: str = Field(max_length=64)
+
+
+class TaskPath(BaseModel):
+    case_id: str = Field(max_length=64)
+    task_id: str = Field(max_length=64)
+
+
+class CaseTypePath(BaseModel):
+    key: str = Field(max_length=64, pattern=TYPE_KEY_PATTERN)
+
+
+class CaseTypeQuery(BaseModel):
+    version: int | None = Field(default=None, ge=1)
+
+
+class TimelineQuery(BaseModel):
+    after: int = Field(default=0, ge=0, description="the seq of the last item already seen")
+    limit: int = Field(default=200, ge=1, le=500)
+
+
+class PartyQuery(Contract):
+    email: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=40)
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    limit: int = Field(default=20, ge=1, le=100)
+
+
+class PartyFound(BaseModel):
+    id: str
+    name: str
+    kind: str
+    emails: list[str]
+    phones: list[str]
+    address: dict[str, Any] | None = None
+
+
+class PartyList(BaseModel):
+    items: list[PartyFound]
+
+
+class CaseTypeBody(BaseModel):
+    """A case type definition (see deploy/demo/complaint.yaml); validated by the cases service."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class CaseTypeOut(BaseModel):
+    key: str
+    version: int
+    name: str
+    prefix: str | None = None
+    definition: dict[str, Any] | None = None
+
+
+class CaseTypeList(BaseModel):
+    items: list[CaseTypeOut]
+
+
+class CaseTypeMigrationOut(BaseModel):
+    type: str
+    to_version: int
+    dry_run: bool
+    cases: list[dict[str, Any]] = Field(description="per open case: changes, and problems that block it")
+    migrated: int
+    blocked: int
+
+
+class CaseChange(BaseModel):
+    """The case after a change to something in its folder, and that thing."""
+
+    case: CaseOut
+    note: NoteOut | None = None
+    task: TaskOut | None = None
+    party: PartyOut | None = None
+    link: LinkOut | None = None
+    relationship: dict[str, Any] | None = None
+    survivor: CaseOut | None = None
+    merge: dict[str, Any] | None = None
+
+
+class TimelineItem(BaseModel):
+    seq: int
+    at: str
+    actor_id: str | None
+    action: str
+    detail: dict[str, Any]
+
+
+class Timeline(BaseModel):
+    items: list[TimelineItem]
+    next_after: int | None
+
+
+class IntakeResult(BaseModel):
+    case_id: str
+    reference: str | None
+    created: bool
+    duplicate: bool
+    matched_by: str | None = Field(description="reference, thread or sender; null for a new case")
+    version: int | None = None
 
 
 class LimitQuery(BaseModel):

@@ -12,6 +12,12 @@ returns it, after the change, at ``case_version``. Consumers that keep a copy of
 (search, routing, reports) can therefore apply any cases event on its own, ordered by
 ``case_version``. Event-specific fields sit beside it (for example ``data.note`` on
 ``note_added``).
+
+``case_merged`` is emitted twice per merge, once for each case, both with ``data.merge`` =
+``{"source_case_id", "survivor_case_id", "role": "source"|"survivor", "moved_notes",
+"moved_parties"}``. The source is closed (resolution ``merged``) with a ``merged_into`` link.
+The documents service should, on the ``survivor`` event, move every document of
+``source_case_id`` to ``survivor_case_id`` (idempotently; the source's snapshot is closed).
 """
 
 from __future__ import annotations
@@ -34,6 +40,10 @@ CASE_LINKED = "case_linked"
 TASK_ADDED = "task_added"
 TASK_COMPLETED = "task_completed"
 INTAKE_RECEIVED = "intake_received"
+NOTE_UPDATED = "note_updated"
+TASK_UPDATED = "task_updated"
+RELATIONSHIP_ADDED = "relationship_added"
+CASE_MERGED = "case_merged"
 # documents
 DOCUMENT_ADDED = "document_added"
 DOCUMENT_TEXT_EXTRACTED = "document_text_extracted"
@@ -63,6 +73,10 @@ PRODUCERS: dict[str, tuple[str, ...]] = {
         TASK_ADDED,
         TASK_COMPLETED,
         INTAKE_RECEIVED,
+        NOTE_UPDATED,
+        TASK_UPDATED,
+        RELATIONSHIP_ADDED,
+        CASE_MERGED,
     ),
     "documents": (DOCUMENT_ADDED, DOCUMENT_TEXT_EXTRACTED, DOCUMENT_REMOVED),
     "routing": (

@@ -4,6 +4,9 @@ Each entry's hash is ``SHA-256(0x00 || canonical(entry) || prev_hash)`` where
 ``canonical`` is sorted-key compact JSON of the entry's fields and the first
 entry's ``prev_hash`` is 64 zeros. Changing, removing or reordering any entry
 breaks every hash after it; ``verify`` names the first entry that does not hold.
+
+The table is append-only in the database too: a trigger (migration b62615343278) refuses
+UPDATE, DELETE and TRUNCATE for every role, the application's included.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from casekit.context import Principal
@@ -55,6 +58,8 @@ def append(
     """Add the next entry of a case's chain (``first`` for a case created in this transaction)."""
     last = None
     if not first:
+        # one appender per case at a time: reads (which append too) hold no row lock
+        session.execute(select(func.pg_advisory_xact_lock(func.hashtext(case_id))))
         last = session.execute(
             select(AuditEntry.seq, AuditEntry.hash)
             .where(AuditEntry.case_id == case_id)

@@ -28,8 +28,8 @@ PASSWORD = "casework-e2e-password"
 @pytest.fixture(scope="session")
 def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
     with running_suite(tmp_path_factory.mktemp("suite"), extra_env=E2E_ENV) as running:
-        for username, role in (("agent1", "agent"), ("auditor1", "auditor")):
-            subprocess.run(
+        for username, role in (("agent1", "agent"), ("auditor1", "auditor"), ("supervisor1", "supervisor")):
+            done = subprocess.run(
                 [
                     running.python,
                     "-m",
@@ -43,9 +43,11 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
                 ],
                 cwd=infra.ROOT,
                 env={**os.environ, **running.env},
-                check=True,
+                check=False,
                 capture_output=True,
+                text=True,
             )
+            assert done.returncode == 0, f"create-user {username} failed: {done.stderr[-2000:]}"
         yield running
 
 
@@ -65,18 +67,64 @@ def auditor(suite: Suite) -> Client:
 
 
 @pytest.fixture(scope="session")
+def supervisor(suite: Suite) -> Client:
+    return Client(suite.gateway_url, "supervisor1", PASSWORD)
+
+
+@pytest.fixture(scope="session")
 def anonymous(suite: Suite) -> Client:
     return Client(suite.gateway_url, username="")
 
 
+def superuser_connect(dbname: str) -> psycopg2.extensions.connection | None:
+    """A connection as the PostgreSQL superuser ``postgres`` (trust auth on loopback), or None."""
+    host, port = infra.PG_HOSTPORT.split(":")
+    try:
+        return psycopg2.connect(host=host, port=port, user="postgres", dbname=dbname, connect_timeout=5)
+    except psycopg2.OperationalError:
+        return None
+
+
 @pytest.fixture(scope="session")
 def sql(suite: Suite) -> Callable[[str, str, tuple], list[tuple]]:
-    """Run a query against one service's database: ``sql("cases", "SELECT ...", params)``."""
+    """Run a query against one service's database: ``sql("cases", "SELECT ...", params)``.
+
+    Tests use it to look behind the services' backs and to simulate loss or forgery, so it runs
+    as the PostgreSQL superuser with triggers off (``session_replication_role = replica``: no
+    foreign-key checks, no append-only guard on the audit log) when one is reachable on loopback,
+    and as the application's role otherwise (then such a simulation fails with the guard's
+    message). ``app_sql`` always runs as the application's role.
+    """
 
     def run(service: str, query: str, params: tuple = ()) -> list[tuple]:
         url = suite.env[f"{service.upper()}_DB_URL"].replace("postgresql+psycopg2://", "postgresql://")
-        with psycopg2.connect(url) as conn, conn.cursor() as cur:
-            cur.execute(query, params)
-            return cur.fetchall() if cur.description else []
+        conn = superuser_connect(url.rsplit("/", 1)[1])
+        if conn is None:
+            conn = psycopg2.connect(url)
+        try:
+            with conn, conn.cursor() as cur:
+                if conn.info.user == "postgres":
+                    cur.execute("SET session_replication_role = replica")
+                cur.execute(query, params)
+                return cur.fetchall() if cur.description else []
+        finally:
+            conn.close()
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def app_sql(suite: Suite) -> Callable[[str, str, tuple], list[tuple]]:
+    """Like ``sql``, as the application's database role (what the services can and cannot do)."""
+
+    def run(service: str, query: str, params: tuple = ()) -> list[tuple]:
+        url = suite.env[f"{service.upper()}_DB_URL"].replace("postgresql+psycopg2://", "postgresql://")
+        conn = psycopg2.connect(url)
+        try:
+            with conn, conn.cursor() as cur:
+                cur.execute(query, params)
+                return cur.fetchall() if cur.description else []
+        finally:
+            conn.close()
 
     return run

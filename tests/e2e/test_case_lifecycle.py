@@ -93,7 +93,10 @@ def test_a_case_travels_through_every_service(admin: Client) -> None:
     folder = admin.get(f"/api/v1/cases/{case['id']}").json()
     assert [d["id"] for d in folder["documents"]] == [document["id"]]
     verified = admin.get(f"/api/v1/cases/{case['id']}/audit/verify").json()
-    assert verified["ok"] is True and verified["entries"] == 1
+    trail = admin.get(f"/api/v1/cases/{case['id']}/audit").json()
+    assert verified["ok"] is True and verified["entries"] == len(trail)
+    assert trail[0]["action"] == "case_opened"
+    assert {e["action"] for e in trail[1:]} == {"case_read"}, "who opened the folder is recorded"
 
 
 def test_multipart_upload_types_the_file_by_its_bytes(admin: Client) -> None:

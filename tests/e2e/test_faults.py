@@ -17,7 +17,7 @@ import pytest
 
 from casekit.launcher import Suite
 from casekit.testing import checker
-from casekit.testing.history import burst
+from casekit.testing.history import Op, burst
 from casekit.testing.suite import Client
 
 pytestmark = pytest.mark.e2e
@@ -63,19 +63,19 @@ def test_a_killed_process_loses_and_doubles_nothing(suite: Suite, admin: Client,
         assert admin.get(f"/api/v1/cases/{op.case_id}/audit/verify").json()["ok"] is True
 
 
-def test_the_checker_sees_loss_and_missing_effects(suite: Suite, sql) -> None:  # noqa: ANN001
+def test_the_checker_sees_loss_and_missing_effects(suite: Suite, app_sql) -> None:  # noqa: ANN001
     """Negative control: damage a clean outcome on purpose; the checker must report exactly that."""
     tag = f"control-{uuid.uuid4().hex[:6]}"
     ops = burst(lambda: Client(suite.gateway_url), count=6, threads=3, tag=tag)
     assert checker.check(suite, ops, fault="none", tag=tag).clean
-    lost, unrouted, unnotified = ops[0], ops[1], ops[2]
-    sql("cases", "DELETE FROM audit_entries WHERE case_id = %s", (lost.case_id,))
-    sql("cases", "DELETE FROM case_parties WHERE case_id = %s", (lost.case_id,))
-    sql("cases", "DELETE FROM cases WHERE id = %s", (lost.case_id,))
-    sql("routing", "DELETE FROM work_items WHERE case_id = %s", (unrouted.case_id,))
-    sql("notifications", "DELETE FROM notifications WHERE case_id = %s", (unnotified.case_id,))
-    verdict = checker.check(suite, ops, fault="control", tag=tag, drain_timeout=2)
-    assert verdict.lost == [lost.key]
+    # a client that was told "created" for a case the system never stored ...
+    told_ok = Op(key=str(uuid.uuid4()), title=f"{tag} case x", outcome="ok", case_id=str(uuid.uuid4()))
+    # ... and consumer effects that went missing
+    unrouted, unnotified = ops[1], ops[2]
+    app_sql("routing", "DELETE FROM work_items WHERE case_id = %s", (unrouted.case_id,))
+    app_sql("notifications", "DELETE FROM notifications WHERE case_id = %s", (unnotified.case_id,))
+    verdict = checker.check(suite, [*ops, told_ok], fault="control", tag=tag, drain_timeout=2)
+    assert verdict.lost == [told_ok.key]
     assert verdict.effects["routing"]["missing"] == 1
     assert verdict.effects["notifications"]["missing"] == 1
     assert not verdict.clean

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg2
+import psycopg2.errors
 import pytest
 from nameko.standalone.rpc import ServiceRpcProxy
 from sqlalchemy.orm import Session
@@ -15,6 +17,7 @@ from sqlalchemy.orm import Session
 from casekit.context import Principal
 from casekit.db import make_engine
 from casekit.errors import InvalidInput, NotFound, PermissionDenied
+from casekit.testing.infra import PG_HOSTPORT
 from services.cases import audit
 from services.cases.service import CasesService
 from tests.integration.helpers import AGENT, call, sql
@@ -22,6 +25,7 @@ from tests.integration.helpers import AGENT, call, sql
 pytestmark = pytest.mark.integration
 
 YEAR = datetime.now(UTC).year
+ADMIN = {"user_id": "admin-1", "roles": "admin", "correlation_id": "corr-admin-1"}
 COMPLAINT = {
     "key": "complaint",
     "name": "Complaint",
@@ -54,7 +58,7 @@ def fields_of(exc: InvalidInput) -> set[str]:
 
 
 def test_references_are_sequential_per_prefix(cases: Any) -> None:
-    call(cases, "load_case_type", COMPLAINT)
+    call(cases, "load_case_type", context=ADMIN, definition=COMPLAINT)
     general = [new_case(cases, f"general {i}")["reference"] for i in range(3)]
     complaint = call(cases, "create_case", {"type": "complaint", "title": "c", "data": {"amount": 3}})
     general.append(new_case(cases, "general 3")["reference"])
@@ -145,7 +149,11 @@ def test_invalid_input_names_every_bad_field(cases: Any, db_url: str) -> None:
 
 
 def test_custom_data_is_validated_against_the_type_schema(cases: Any) -> None:
-    assert call(cases, "load_case_type", COMPLAINT) == {"key": "complaint", "version": 1, "name": "Complaint"}
+    assert call(cases, "load_case_type", context=ADMIN, definition=COMPLAINT) == {
+        "key": "complaint",
+        "version": 1,
+        "name": "Complaint",
+    }
     with pytest.raises(InvalidInput) as wrong_type:
         call(
             cases, "create_case", {"type": "complaint", "title": "t", "data": {"amount": "lots", "store": 5}}
@@ -156,8 +164,15 @@ def test_custom_data_is_validated_against_the_type_schema(cases: Any) -> None:
     assert fields_of(missing.value) == {"data"}
     ok = call(cases, "create_case", {"type": "complaint", "title": "t", "data": {"amount": 12.5}})
     assert (ok["data"], ok["type_version"]) == ({"amount": 12.5}, 1)
-    assert call(cases, "load_case_type", COMPLAINT)["version"] == 1, "an unchanged type is no new version"
-    assert call(cases, "load_case_type", {**COMPLAINT, "name": "Complaints"})["version"] == 2
+    assert call(cases, "load_case_type", context=ADMIN, definition=COMPLAINT)["version"] == 1, (
+        "an unchanged type is no new version"
+    )
+    assert (
+        call(cases, "load_case_type", context=ADMIN, definition={**COMPLAINT, "name": "Complaints"})[
+            "version"
+        ]
+        == 2
+    )
 
 
 def test_only_writers_may_create_cases(cases: Any, db_url: str) -> None:
@@ -210,6 +225,39 @@ def append_entries(db_url: str, case_id: str, n: int) -> None:
         engine.dispose()
 
 
+def superuser_sql(db_url: str, query: str, params: tuple = ()) -> None:
+    """Run ``query`` as the PostgreSQL superuser with ordinary triggers off (forging evidence).
+
+    The audit table's trigger refuses UPDATE and DELETE to every role; only a superuser can
+    switch triggers off for its session. Skips, saying why, when no superuser is reachable.
+    """
+    dbname = db_url.rsplit("/", 1)[1]
+    host, port = PG_HOSTPORT.split(":")
+    try:
+        conn = psycopg2.connect(host=host, port=port, user="postgres", dbname=dbname, connect_timeout=5)
+    except psycopg2.OperationalError as exc:
+        pytest.skip(f"needs the PostgreSQL superuser 'postgres' (trust auth on {PG_HOSTPORT}): {exc}")
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("SET session_replication_role = replica")
+            cur.execute(query, params)
+    finally:
+        conn.close()
+
+
+def test_the_application_role_cannot_change_or_delete_audit_entries(cases: Any, db_url: str) -> None:
+    case = new_case(cases)
+    for statement in (
+        "UPDATE audit_entries SET action = 'forged' WHERE case_id = %s",
+        "DELETE FROM audit_entries WHERE case_id = %s",
+    ):
+        with pytest.raises(psycopg2.errors.InsufficientPrivilege, match="append-only"):
+            sql(db_url, statement, (case["id"],))
+    with pytest.raises(psycopg2.errors.InsufficientPrivilege, match="append-only"):
+        sql(db_url, "TRUNCATE audit_entries")
+    assert call(cases, "verify_audit", case["id"])["ok"] is True
+
+
 def test_verify_audit_names_the_first_tampered_entry(cases: Any, db_url: str) -> None:
     case = new_case(cases)
     append_entries(db_url, case["id"], 3)
@@ -217,7 +265,7 @@ def test_verify_audit_names_the_first_tampered_entry(cases: Any, db_url: str) ->
     assert (ok["ok"], ok["entries"], ok["first_bad_seq"]) == (True, 4, None)
     assert [e["seq"] for e in call(cases, "audit_trail", case["id"])] == [1, 2, 3, 4]
 
-    sql(
+    superuser_sql(
         db_url,
         'UPDATE audit_entries SET changes = \'{"note": "forged"}\'::jsonb WHERE case_id = %s AND seq = 3',
         (case["id"],),
@@ -230,7 +278,7 @@ def test_verify_audit_names_the_first_tampered_entry(cases: Any, db_url: str) ->
 def test_verify_audit_reports_a_deleted_middle_entry(cases: Any, db_url: str) -> None:
     case = new_case(cases)
     append_entries(db_url, case["id"], 3)
-    sql(db_url, "DELETE FROM audit_entries WHERE case_id = %s AND seq = 2", (case["id"],))
+    superuser_sql(db_url, "DELETE FROM audit_entries WHERE case_id = %s AND seq = 2", (case["id"],))
     bad = call(cases, "verify_audit", case["id"])
     assert (bad["ok"], bad["entries"], bad["first_bad_seq"]) == (False, 3, 3)
     with pytest.raises(NotFound):
