@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 JSON_TYPES = ("application/json", "application/merge-patch+json")
 MAX_JSON_DEPTH = 64
-UPLOAD_ENDPOINTS = {"documents.upload_document"}
+UPLOAD_ENDPOINTS = {"documents.upload_document", "documents.upload_version"}
 
 
 def _too_deep(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:

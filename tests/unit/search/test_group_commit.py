@@ -158,3 +158,48 @@ def test_stop_commits_what_is_pending_and_releases_its_writer(index: FakeIndex) 
 
     assert writer.wait() is True
     assert index.durable == ["pending"]
+
+
+# --- a rebuild under the group commit, with writers running ----------------------------------------
+
+
+def test_a_rebuild_runs_beside_writers_and_searches_and_loses_nothing(tmp_path: Any) -> None:
+    from services.search.indexing import Indexer
+    from services.search.queries import Visibility, build_request
+    from services.search.tantivy_index import TantivyEngine
+    from tests.unit.search.factories import case_event, snapshot
+
+    indexer = Indexer(TantivyEngine(tmp_path, heap_bytes=15_000_000))
+    group = GroupCommit(indexer, interval=0.01)
+    try:
+        first = [snapshot() for _ in range(60)]
+        for case in first:
+            indexer.apply(case_event(case, 1))
+        indexer.commit()
+        old_directory = indexer.engine.path
+
+        assert group.start_rebuild(batch=7) is True
+        assert group.start_rebuild(batch=7) is False  # one at a time
+        later = [snapshot(title="Arrived during the rebuild") for _ in range(20)]
+        writers = [eventlet.spawn(group.write, "apply", case_event(c, 1)) for c in later]
+        renamed = eventlet.spawn(
+            group.write, "apply", case_event({**first[0], "title": "Renamed meanwhile"}, 2)
+        )
+        answers = []
+        while not group.rebuilding.dead:
+            answers.append(indexer.search(build_request("boiler"), Visibility(everything=True))["total_hits"])
+            eventlet.sleep(0.001)
+        assert all(w.wait() for w in writers) and renamed.wait()
+        group.rebuilding.wait()
+        eventlet.sleep(0.05)
+
+        assert indexer.rebuild.running is False and indexer.rebuild.error is None
+        assert indexer.rebuild.copied == 60
+        assert indexer.engine.path != old_directory and not old_directory.exists()
+        assert (tmp_path / "current").resolve() == indexer.engine.path.resolve()
+        assert indexer.count("case") == 80
+        assert indexer.indexed_version(first[0]["id"]) == 2
+        assert answers and min(answers) >= 59  # searches answered throughout
+    finally:
+        group.stop()
+        group.thread.kill()
