@@ -8,7 +8,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from nameko.rpc import rpc
 from nameko.timer import timer
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +19,7 @@ from casekit.db import Database
 from casekit.errors import EXPECTED, Conflict, InvalidInput
 from casekit.messaging import event_handler
 from casekit.outbox import EventWriter, Outbox, first_delivery
+from casekit.rpc import rpc
 from services.documents import extraction, logic, retention
 from services.documents.dependencies import BlobStorage, Limits, Settings
 from services.documents.models import Document, outbox, processed_events
