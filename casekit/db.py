@@ -75,7 +75,7 @@ def alembic_config(migrations_dir: Path, url: str) -> AlembicConfig:
     return cfg
 
 
-def migrate(migrations_dir: Path, url: str, revision: str = "head") -> None:
+def migrate(migrations_dir: Path, url: str, revision: str = "heads") -> None:
     """Upgrade to ``revision`` under an advisory lock, so N replicas can start at once."""
     lock_id = zlib.crc32(str(migrations_dir).encode())
     engine = make_engine(url, pool_size=1)

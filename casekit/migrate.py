@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
     where = migrations_dir(args.service)
     cfg = alembic_config(where, url)
     if args.action == "upgrade":
-        migrate(where, url, args.to or "head")
+        migrate(where, url, args.to or "heads")
     elif args.action == "downgrade":
         command.downgrade(cfg, args.to or "base")
     elif args.action == "revision":

@@ -55,6 +55,10 @@ CASE_UNASSIGNED = "case_unassigned"
 CASE_ESCALATED = "case_escalated"
 SLA_WARNING = "sla_warning"
 SLA_BREACHED = "sla_breached"
+SLA_CLOCK_STARTED = "sla_clock_started"
+SLA_CLOCK_PAUSED = "sla_clock_paused"
+SLA_CLOCK_RESUMED = "sla_clock_resumed"
+SLA_CLOCK_STOPPED = "sla_clock_stopped"
 # notifications
 MESSAGE_SENT = "message_sent"
 MESSAGE_FAILED = "message_failed"
@@ -86,6 +90,10 @@ PRODUCERS: dict[str, tuple[str, ...]] = {
         CASE_ESCALATED,
         SLA_WARNING,
         SLA_BREACHED,
+        SLA_CLOCK_STARTED,
+        SLA_CLOCK_PAUSED,
+        SLA_CLOCK_RESUMED,
+        SLA_CLOCK_STOPPED,
     ),
     "notifications": (MESSAGE_SENT, MESSAGE_FAILED, MESSAGE_RECEIVED),
 }
