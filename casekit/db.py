@@ -15,12 +15,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg2
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from nameko.extensions import DependencyProvider
-from sqlalchemy import MetaData, create_engine, text
+from sqlalchemy import MetaData, create_engine, event, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+
+from casekit.errors import DatabaseUnavailable
+from casekit.faults import armed, crashpoint
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +42,32 @@ NAMING_CONVENTION = {
 SESSION_OPTIONS = (
     "-c statement_timeout=15000 -c lock_timeout=5000 -c idle_in_transaction_session_timeout=30000"
 )
+
+
+RETRY_AFTER_SECONDS = 5
+
+
+def is_unavailable(exc: BaseException | None) -> bool:
+    """True for a database that is down, restarting, unreachable or out of time or connections.
+
+    Such a failure is transient: the request may be retried, an event handled later. A
+    constraint violation, bad SQL or a serialization error is not in this family.
+    """
+    if isinstance(exc, DatabaseUnavailable | sa_exc.TimeoutError):  # TimeoutError: pool exhausted
+        return True
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
+        return True
+    return isinstance(exc, psycopg2.OperationalError | psycopg2.InterfaceError)
+
+
+def unavailable_from(exc: BaseException) -> DatabaseUnavailable:
+    """The typed error a caller gets for ``exc`` (see ``is_unavailable``)."""
+    if isinstance(exc, DatabaseUnavailable):
+        return exc
+    reason = type(getattr(exc, "orig", None) or exc).__name__
+    return DatabaseUnavailable(f"the database is unavailable ({reason}); retry later", RETRY_AFTER_SECONDS)
 
 
 def green_psycopg() -> None:
@@ -131,6 +162,8 @@ class Database(DependencyProvider):
         pool = self.pool_size or int(self.container.config.get("max_workers", 10))
         self.engine = make_engine(url, pool_size=pool)
         self.Session = sessionmaker(bind=self.engine, expire_on_commit=False)
+        if armed("db_after_commit"):
+            event.listen(self.Session, "after_commit", lambda _session: crashpoint("db_after_commit"))
 
     def stop(self) -> None:
         self.engine.dispose()
@@ -143,21 +176,40 @@ class Database(DependencyProvider):
     def worker_teardown(self, worker_ctx: Any) -> None:
         session = self.sessions.pop(worker_ctx, None)
         if session is not None:
-            session.close()
+            try:
+                session.close()
+            except Exception:  # noqa: BLE001 - a dead connection must not take the container down
+                log.warning("closing a session failed; its connection is discarded", exc_info=True)
+                try:
+                    session.invalidate()
+                except Exception:  # noqa: BLE001
+                    log.debug("invalidate failed", exc_info=True)
 
 
 @contextmanager
 def transaction(session_factory: sessionmaker) -> Iterator[Session]:
-    """A session that commits on success and rolls back on any exception."""
+    """A session that commits on success and rolls back on any exception.
+
+    A database that is down or not answering surfaces as ``DatabaseUnavailable`` (a 503 with
+    ``Retry-After`` at the gateway), never as an unexpected error.
+    """
     session = session_factory()
     try:
         yield session
         session.commit()
-    except BaseException:
-        session.rollback()
+    except BaseException as exc:
+        try:
+            session.rollback()
+        except Exception:  # noqa: BLE001 - the connection may be gone; the pool discards it
+            log.debug("rollback failed", exc_info=True)
+        if is_unavailable(exc) and not isinstance(exc, DatabaseUnavailable):
+            raise unavailable_from(exc) from exc
         raise
     finally:
-        session.close()
+        try:
+            session.close()
+        except Exception:  # noqa: BLE001
+            log.debug("close failed", exc_info=True)
 
 
 def utcnow() -> datetime:

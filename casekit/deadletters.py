@@ -1,4 +1,4 @@
-"""Inspect and replay the dead-letter queue: ``python -m casekit.deadletters {list,replay,purge}``.
+"""Inspect and replay the dead-letter queue: ``python -m casekit.deadletters {list,replay,purge,depth}``.
 
 A message lands in ``casework.dead-letters`` when its handler failed on every
 allowed delivery, or its body could not be decoded. ``list`` shows each message's
@@ -16,6 +16,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+import amqp
 import kombu
 from kombu import Exchange
 
@@ -99,6 +100,22 @@ def replay(amqp_uri: str, limit: int = 100, queue: str | None = None) -> int:
     return replayed
 
 
+def dead_letter_depth(amqp_uri: str, timeout: float = 5.0) -> int:
+    """How many messages wait in the dead-letter queue (0 when it does not exist yet).
+
+    The alert metric: anything above zero means a handler gave up on a message
+    (``casework_dead_letter_depth`` at the gateway's ``/metrics``). A passive declare,
+    so it needs no management plugin and creates nothing.
+    """
+    with kombu.Connection(amqp_uri, connect_timeout=timeout) as conn:
+        channel = conn.channel()
+        try:
+            _, count, _ = channel.queue_declare(DLQ_NAME, passive=True)
+        except amqp.exceptions.NotFound:
+            return 0
+        return int(count)
+
+
 def purge(amqp_uri: str) -> int:
     with kombu.Connection(amqp_uri, connect_timeout=5) as conn:
         channel = conn.channel()
@@ -110,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m casekit.deadletters", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("action", choices=["list", "replay", "purge"])
+    parser.add_argument("action", choices=["list", "replay", "purge", "depth"])
     parser.add_argument(
         "--amqp-uri", default=os.environ.get("AMQP_URI", "pyamqp://guest:guest@127.0.0.1:5672/")
     )
@@ -120,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.action == "list":
         for letter in list_dead_letters(args.amqp_uri, args.limit):
             print(json.dumps(letter))
+    elif args.action == "depth":
+        print(dead_letter_depth(args.amqp_uri))
     elif args.action == "replay":
         print(f"replayed {replay(args.amqp_uri, args.limit, args.queue)}")
     else:

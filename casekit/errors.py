@@ -51,6 +51,20 @@ class Unavailable(CaseworkError):
 
 
 @deserialize_to_instance
+class DatabaseUnavailable(Unavailable):
+    """The service's database is down or not answering; the request may be retried.
+
+    ``retry_after`` (seconds) becomes the HTTP ``Retry-After`` header at the gateway.
+    """
+
+    code = "UNAVAILABLE"
+
+    def __init__(self, message: str = "", retry_after: int = 5) -> None:
+        super().__init__(message or "the database is unavailable", retry_after)
+        self.retry_after = int(retry_after)
+
+
+@deserialize_to_instance
 class InvalidInput(CaseworkError):
     """Bad input; ``fields`` is a list of ``{"field": "a.b", "message": "..."}``."""
 
@@ -65,4 +79,12 @@ class InvalidInput(CaseworkError):
         return cls(f"{field}: {message}", [{"field": field, "message": message}])
 
 
-EXPECTED = (NotFound, Conflict, StaleVersion, PermissionDenied, InvalidInput, Unavailable)
+EXPECTED = (
+    NotFound,
+    Conflict,
+    StaleVersion,
+    PermissionDenied,
+    InvalidInput,
+    Unavailable,
+    DatabaseUnavailable,
+)

@@ -111,6 +111,7 @@ class Publisher:
             tags[self.next_tag] = row
             self.outstanding.add(self.next_tag)
             self.next_tag += 1
+        crashpoint("relay_after_publish_before_confirm")
         deadline = time.monotonic() + self.confirm_timeout
         raw = self.conn.connection
         while self.outstanding:
@@ -203,6 +204,7 @@ class Relay:
             rows = tx.execute(CLAIM_SQL, {"limit": self.batch}).fetchall()
             if not rows:
                 return 0
+            crashpoint("relay_after_claim_before_publish")
             result = publisher.publish(rows)
             crashpoint("relay_after_confirm_before_mark")
             if result.confirmed:

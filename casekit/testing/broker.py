@@ -79,6 +79,32 @@ class OwnBroker:
             time.sleep(0.5)
         raise TimeoutError(f"rabbitmq did not start in {timeout}s")
 
+    def beam_pid(self) -> int:
+        """The Erlang VM of this node (a child of the server script we started), never another."""
+        from casekit.testing.nemesis import children
+
+        assert self.proc is not None, "not running"
+        todo, seen = [self.proc.pid], []
+        while todo:
+            pid = todo.pop()
+            seen.append(pid)
+            todo.extend(children(pid))
+        for pid in seen:
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if cmdline and cmdline[0].endswith(b"beam.smp"):  # a descendant of our own script
+                return pid
+        raise RuntimeError(f"no beam.smp for {self.node}")
+
+    def freeze(self) -> None:
+        """SIGSTOP the VM: connections stay open, nothing answers (a hung broker)."""
+        os.kill(self.beam_pid(), signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        os.kill(self.beam_pid(), signal.SIGCONT)
+
     def kill(self) -> None:
         """SIGKILL the node: unconfirmed messages may be lost, confirmed ones must not be."""
         if self.proc is not None:

@@ -154,11 +154,16 @@ def check(
     case_ids = [case_id for _, case_id in rows]
     started = time.monotonic()
     while True:
-        verdict.effects = _effects(suite, case_ids)
-        verdict.unsent_outbox = sum(
-            query(suite, s, UNSENT)[0][0]
-            for s in OUTBOX_SERVICES
-        )
+        try:
+            verdict.effects = _effects(suite, case_ids)
+        except Exception as exc:  # noqa: BLE001 - a consumer still recovering: ask again until the deadline
+            if time.monotonic() - started > drain_timeout:
+                raise
+            verdict.effects = {"unknown": Counter(missing=len(case_ids))}
+            print(f"checker: effects not readable yet ({exc!r}); retrying")
+            time.sleep(2)
+            continue
+        verdict.unsent_outbox = sum(query(suite, s, UNSENT)[0][0] for s in OUTBOX_SERVICES)
         if verdict.clean or time.monotonic() - started > drain_timeout:
             break
         time.sleep(0.5)
@@ -167,13 +172,7 @@ def check(
 
 
 def table(verdicts: list[Verdict], markdown: bool = False) -> str:
-    rows = [HEADER] + [v.row() for v in verdicts]
-    if markdown:
-        lines = ["| " + " | ".join(r) + " |" for r in rows]
-        lines.insert(1, "|" + "---|" * len(HEADER))
-        return "\n".join(lines)
-    widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
+    return table_from_rows([v.row() for v in verdicts], markdown)
 
 
 def describe(verdict: Verdict, ops: list[Op]) -> dict[str, Any]:
@@ -186,3 +185,28 @@ def describe(verdict: Verdict, ops: list[Op]) -> dict[str, Any]:
         "unsent_outbox": verdict.unsent_outbox,
         "not ok": [(op.key, op.statuses) for op in ops if op.outcome != "ok"][:10],
     }
+
+
+REPORT_ENV = "CASEWORK_CHAOS_REPORT"
+
+
+def record(verdict: Verdict) -> None:
+    """Append the verdict to ``$CASEWORK_CHAOS_REPORT`` (JSON lines) for ``bin/chaos``'s summary."""
+    import json
+    import os
+
+    path = os.environ.get(REPORT_ENV)
+    if not path:
+        return
+    with open(path, "a") as out:
+        out.write(json.dumps({"row": verdict.row(), "clean": verdict.clean}) + "\n")
+
+
+def table_from_rows(rows: list[list[str]], markdown: bool = False) -> str:
+    rows = [HEADER, *rows]
+    if markdown:
+        lines = ["| " + " | ".join(r) + " |" for r in rows]
+        lines.insert(1, "|" + "---|" * len(HEADER))
+        return "\n".join(lines)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)

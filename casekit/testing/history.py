@@ -21,6 +21,17 @@ from casekit.testing.suite import Client
 RETRYABLE = {502, 503, 504}
 
 
+def in_progress(response: requests.Response) -> bool:
+    """409 ``REQUEST_IN_PROGRESS``: the key's first attempt has not finished (or its end was not
+    recorded, e.g. the database was down); the IETF draft says retry later with the same key."""
+    if response.status_code != 409:
+        return False
+    try:
+        return response.json().get("code") == "REQUEST_IN_PROGRESS"
+    except ValueError:
+        return False
+
+
 @dataclass
 class Op:
     key: str
@@ -54,13 +65,25 @@ def create_case(client: Client, op: Op, deadline: float) -> Op:
                 body = response.json()
                 op.outcome, op.case_id, op.reference = "ok", body["id"], body["reference"]
                 break
-            if response.status_code not in RETRYABLE:
+            if response.status_code not in RETRYABLE and not in_progress(response):
                 op.outcome = "fail"
                 break
         time.sleep(backoff)
         backoff = min(backoff * 2, 2.0)
     op.t_complete = time.monotonic()
     return op
+
+
+def login(make_client: Callable[[], Client], tries: int = 5) -> Client:
+    """A logged-in client; a login that times out on a loaded machine is tried again."""
+    for attempt in range(tries):
+        try:
+            return make_client()
+        except (requests.RequestException, ValueError):
+            if attempt == tries - 1:
+                raise
+            time.sleep(1 + attempt)
+    raise AssertionError("unreachable")
 
 
 def burst(
@@ -83,7 +106,7 @@ def burst(
     def run(op: Op) -> Op:
         nonlocal done
         if not hasattr(local, "client"):
-            local.client = make_client()
+            local.client = login(make_client)
         create_case(local.client, op, deadline)
         with lock:
             done += 1
@@ -96,3 +119,34 @@ def burst(
 
     with ThreadPoolExecutor(max_workers=threads) as pool:
         return list(pool.map(run, ops))
+
+
+def steady(
+    make_client: Callable[[], Client],
+    *,
+    seconds: float,
+    threads: int,
+    tag: str,
+    pause: float = 0.0,
+) -> list[Op]:
+    """Create cases from ``threads`` clients for ``seconds`` (a soak's load), each op retried
+    with its key until acknowledged or, after the end, for at most two more minutes."""
+    ops: list[Op] = []
+    lock = threading.Lock()
+    end = time.monotonic() + seconds
+
+    def run(worker: int) -> None:
+        client = login(make_client)
+        i = 0
+        while time.monotonic() < end:
+            op = Op(key=str(uuid.uuid4()), title=f"{tag} case {worker}-{i}")
+            with lock:
+                ops.append(op)
+            create_case(client, op, max(end, time.monotonic()) + 120)
+            i += 1
+            if pause:
+                time.sleep(pause)
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(run, range(threads)))
+    return ops

@@ -24,29 +24,32 @@ RABBIT_AUTH = ("guest", "guest")
 AMQP_BASE = "pyamqp://guest:guest@127.0.0.1:5672"
 
 
-def pg_url(db: str) -> str:
-    return f"postgresql+psycopg2://{PG_USER}:{PG_PASSWORD}@{PG_HOSTPORT}/{db}"
+def pg_url(db: str, hostport: str | None = None) -> str:
+    return f"postgresql+psycopg2://{PG_USER}:{PG_PASSWORD}@{hostport or PG_HOSTPORT}/{db}"
 
 
-def _admin() -> psycopg2.extensions.connection:
-    host, port = PG_HOSTPORT.split(":")
+def _admin(hostport: str | None = None) -> psycopg2.extensions.connection:
+    host, port = (hostport or PG_HOSTPORT).split(":")
     conn = psycopg2.connect(host=host, port=port, user=PG_USER, password=PG_PASSWORD, dbname="postgres")
     conn.autocommit = True
     return conn
 
 
-def create_database(name: str) -> str:
-    conn = _admin()
+def create_database(name: str, hostport: str | None = None) -> str:
+    conn = _admin(hostport)
     try:
         conn.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.cursor().execute(f'CREATE DATABASE "{name}"')
     finally:
         conn.close()
-    return pg_url(name)
+    return pg_url(name, hostport)
 
 
-def drop_database(name: str) -> None:
-    conn = _admin()
+def drop_database(name: str, hostport: str | None = None) -> None:
+    try:
+        conn = _admin(hostport)
+    except psycopg2.OperationalError:  # a cluster a fault test stopped may be gone
+        return
     try:
         conn.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
@@ -61,10 +64,13 @@ def migrations_dir(service: str) -> Path:
 
 @contextmanager
 def databases(
-    prefix: str, services: tuple[str, ...] = SQL_DATABASES, migrated: bool = False
+    prefix: str,
+    services: tuple[str, ...] = SQL_DATABASES,
+    migrated: bool = False,
+    hostport: str | None = None,
 ) -> Iterator[dict[str, str]]:
     """``{service: url}`` for fresh databases named ``<prefix>_<service>``, dropped afterwards."""
-    urls = {s: create_database(f"{prefix}_{s}") for s in services}
+    urls = {s: create_database(f"{prefix}_{s}", hostport) for s in services}
     try:
         if migrated:
             for service, url in urls.items():
@@ -72,11 +78,12 @@ def databases(
         yield urls
     finally:
         for s in services:
-            drop_database(f"{prefix}_{s}")
+            drop_database(f"{prefix}_{s}", hostport)
 
 
 def create_vhost(name: str, api: str = RABBIT_API, amqp_base: str = AMQP_BASE) -> str:
-    requests.put(f"{api}/vhosts/{name}", auth=RABBIT_AUTH, timeout=10).raise_for_status()
+    # vhost creation can take many seconds on a busy node
+    requests.put(f"{api}/vhosts/{name}", auth=RABBIT_AUTH, timeout=90).raise_for_status()
     requests.put(
         f"{api}/permissions/{name}/guest",
         auth=RABBIT_AUTH,

@@ -18,6 +18,9 @@ from casekit.launcher import Suite, default_env
 from casekit.testing import infra
 
 ADMIN = ("admin", "casework-test-admin")
+# with CASEWORK_OWN_BROKER=1 every suite runs on a RabbitMQ node of its own (bin/chaos sets it),
+# so a long fault run neither disturbs nor depends on the machine's broker
+OWN_BROKER_ENV = "CASEWORK_OWN_BROKER"
 
 
 def free_port() -> int:
@@ -28,19 +31,50 @@ def free_port() -> int:
 
 @contextmanager
 def running_suite(
-    run_dir: Path, *, extra_env: dict[str, str] | None = None, broker: tuple[str, str] | None = None
+    run_dir: Path,
+    *,
+    extra_env: dict[str, str] | None = None,
+    broker: tuple[str, str] | None = None,
+    pg: str | None = None,
 ) -> Iterator[Suite]:
-    """Start every process on throwaway databases and vhost; stop and drop them afterwards."""
+    """Start every process on throwaway databases and vhost; stop and drop them afterwards.
+
+    With ``CASEWORK_OWN_BROKER=1`` (and no ``broker``) the suite gets a broker node of its own.
+
+    ``broker`` is ``(management api, amqp base uri)`` and ``pg`` a ``host:port`` of a broker
+    node or PostgreSQL cluster the caller started (see ``broker.py`` and ``postgres.py``).
+    """
+    if broker is None and os.environ.get(OWN_BROKER_ENV) == "1":
+        from casekit.testing.broker import OwnBroker
+
+        node = OwnBroker(Path(run_dir) / "rabbit")
+        node.start()
+        try:
+            with running_suite(
+                run_dir,
+                extra_env=extra_env,
+                pg=pg,
+                broker=(node.api, f"pyamqp://guest:guest@127.0.0.1:{node.port}"),
+            ) as suite:
+                yield suite
+        finally:
+            node.stop()
+            node.kill()
+        return
     tag = uuid.uuid4().hex[:8]
     prefix = f"casework_t{tag}"
     api, amqp_base = broker or (infra.RABBIT_API, infra.AMQP_BASE)
-    with infra.databases(prefix, migrated=True), infra.vhost(f"casework-{tag}", api, amqp_base) as amqp_uri:
+    hostport = pg or infra.PG_HOSTPORT
+    with (
+        infra.databases(prefix, migrated=True, hostport=hostport),
+        infra.vhost(f"casework-{tag}", api, amqp_base) as amqp_uri,
+    ):
         env = default_env(
             run_dir,
             db_prefix=prefix,
             port=free_port(),
             amqp_uri=amqp_uri,
-            pg=f"{infra.PG_USER}:{infra.PG_PASSWORD}@{infra.PG_HOSTPORT}",
+            pg=f"{infra.PG_USER}:{infra.PG_PASSWORD}@{hostport}",
         )
         env.update(extra_env or {})
         env["CASEWORK_VHOST"] = amqp_uri.rsplit("/", 1)[1]

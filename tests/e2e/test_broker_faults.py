@@ -6,6 +6,7 @@ the fault never touches the machine's broker. Part of the chaos tier (``make cha
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from casekit.testing.history import burst
 from casekit.testing.suite import Client, running_suite
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chaos]
+OPERATIONS = int(os.environ.get("CASEWORK_CHAOS_OPERATIONS", "2000"))
 
 
 @pytest.fixture(scope="module")
@@ -56,11 +58,11 @@ def test_the_broker_going_down_under_load(broker: OwnBroker, broker_suite: Suite
     tag = f"broker-{mode.split()[0]}-{uuid.uuid4().hex[:6]}"
     ops = burst(
         lambda: Client(broker_suite.gateway_url),
-        count=300,
+        count=OPERATIONS,
         threads=8,
         tag=tag,
-        at_progress=(100, fault),
-        deadline_s=300,
+        at_progress=(OPERATIONS // 3, fault),
+        deadline_s=max(300.0, OPERATIONS / 3),
     )
     verdict = checker.check(
         broker_suite,
@@ -70,6 +72,7 @@ def test_the_broker_going_down_under_load(broker: OwnBroker, broker_suite: Suite
         drain_timeout=120,
         recovery_s=timings.get("recovery"),
     )
+    checker.record(verdict)
     print("\n" + checker.table([verdict]))
     assert verdict.acknowledged == len(ops), checker.describe(verdict, ops)
     assert verdict.clean, checker.describe(verdict, ops)

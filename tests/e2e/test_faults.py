@@ -9,6 +9,8 @@ left unsent. A control damages the outcome on purpose and the checker must see i
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 import uuid
 from collections.abc import Callable
@@ -16,7 +18,7 @@ from collections.abc import Callable
 import pytest
 
 from casekit.launcher import Suite
-from casekit.testing import checker
+from casekit.testing import checker, nemesis
 from casekit.testing.history import Op, burst
 from casekit.testing.suite import Client
 
@@ -30,9 +32,13 @@ def restart(suite: Suite, name: str, timings: dict[str, float], down_for: float 
 
     def fault() -> None:
         started = time.monotonic()
-        suite.kill(name)
-        time.sleep(down_for)
-        suite.start([name])
+        if name == "gateway-worker":  # the caller dies mid-RPC; gunicorn's master replaces it
+            for worker in nemesis.children(suite.pid("gateway") or 0)[:1]:
+                os.kill(worker, signal.SIGKILL)
+        else:
+            suite.kill(name)
+            time.sleep(down_for)
+            suite.start([name])
         suite.wait_ready(timeout=60)
         timings["recovery"] = time.monotonic() - started
 
@@ -48,6 +54,7 @@ def run_fault(suite: Suite, target: str, count: int, threads: int) -> tuple[chec
         threads=threads,
         tag=tag,
         at_progress=(count // 3, restart(suite, target, timings)),
+        deadline_s=max(120.0, count / 4),
     )
     suite.wait_ready(timeout=60)
     return checker.check(suite, ops, fault=target, tag=tag, recovery_s=timings.get("recovery")), ops

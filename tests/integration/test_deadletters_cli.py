@@ -72,3 +72,15 @@ def test_replay_returns_messages_to_their_queue_and_purge_empties(amqp_uri: str)
     assert replayed.body == b'{"n": 2}' and replayed.properties["message_id"] == "m-2"
     assert deadletters.purge(amqp_uri) == 1
     assert deadletters.list_dead_letters(amqp_uri) == []
+
+
+def test_dead_letter_depth_is_the_alert_metric(amqp_uri: str) -> None:
+    with infra.vhost("casework-dlq-empty") as fresh:
+        assert deadletters.dead_letter_depth(fresh) == 0  # no queue yet: zero, and nothing created
+        assert deadletters.dead_letter_depth(fresh) == 0
+    assert deadletters.dead_letter_depth(amqp_uri) == 0
+    kill_one(amqp_uri, "evt-test-depth", b'{"poison": 1}', "d-1")
+    kill_one(amqp_uri, "evt-test-depth", b'{"poison": 2}', "d-2")
+    assert eventually(lambda: deadletters.dead_letter_depth(amqp_uri) == 2, timeout=10)
+    deadletters.purge(amqp_uri)
+    assert deadletters.dead_letter_depth(amqp_uri) == 0
