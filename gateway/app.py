@@ -6,6 +6,9 @@ import importlib
 import json
 import logging
 import pkgutil
+import re
+import secrets
+import time
 import uuid
 from typing import Any
 
@@ -17,10 +20,13 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from casekit.contracts.validation import field_errors
 from casekit.db import make_engine
-from gateway import routes
+from gateway import idempotency, metrics, routes
 from gateway.clients import PooledRpc, Rpc
-from gateway.deps import AppContext
-from gateway.errors import from_exception, problem
+from gateway.deps import AppContext, authenticate
+from gateway.errors import HttpProblem, from_exception, problem
+from gateway.panels import Panels
+from gateway.panels import load as load_panels
+from gateway.ratelimit import RateLimits
 from gateway.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -28,6 +34,10 @@ log = logging.getLogger(__name__)
 JSON_TYPES = ("application/json", "application/merge-patch+json")
 MAX_JSON_DEPTH = 64
 UPLOAD_ENDPOINTS = {"documents.upload_document", "documents.upload_version"}
+RULE_PARAM = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
+CORS_HEADERS = ["Authorization", "Content-Type", "If-Match", "Idempotency-Key", "X-Request-Id", "traceparent"]
+EXPOSED = ["ETag", "Location", "Retry-After", "X-Request-Id", "Idempotent-Replayed", "traceparent"]
 
 
 def _too_deep(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
@@ -41,6 +51,23 @@ def _too_deep(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
         elif isinstance(item, list):
             stack.extend((v, depth + 1) for v in item)
     return False
+
+
+def traceparent(incoming: str | None) -> str:
+    """A W3C traceparent for this request: the caller's trace continued with a new span id, or a
+    new trace when none (or a malformed one, or the all-zero ids) came in."""
+    match = TRACEPARENT.match((incoming or "").strip().lower())
+    trace_id, flags = (match.group(1), match.group(3)) if match else ("0" * 32, "01")
+    if trace_id == "0" * 32 or (match and match.group(2) == "0" * 16):
+        trace_id, flags = secrets.token_hex(16), "01"
+    return f"00-{trace_id}-{secrets.token_hex(8)}-{flags}"
+
+
+def _caller_id() -> str | None:
+    try:
+        return authenticate().user_id
+    except HttpProblem:
+        return None
 
 
 def _validation_problem(exc: ValidationError) -> Response:
@@ -59,7 +86,9 @@ def create_app(
             version="1.0.0",
             description="Case management: cases, documents, queues, search.",
         ),
-        security_schemes={"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+        security_schemes={
+            "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+        },
         validation_error_status=422,
         validation_error_callback=_validation_problem,
         doc_prefix="/api/v1/docs",
@@ -72,10 +101,47 @@ def create_app(
         rpc=rpc or PooledRpc(settings.amqp_uri, settings.rpc_timeout),
         sessions=sessions,
     )
+    app.extensions["casework"].extras["panels"] = Panels(load_panels(settings.panels_file))
+    limiter = RateLimits(settings, getattr(sessions, "kw", {}).get("bind"))
+    if settings.cors_origins:
+        from flask_cors import CORS
+
+        CORS(
+            app,
+            resources={r"/api/*": {"origins": list(settings.cors_origins)}},
+            allow_headers=CORS_HEADERS,
+            expose_headers=EXPOSED,
+            max_age=600,
+        )
 
     @app.before_request
     def start() -> Response | None:
+        g.started = time.perf_counter()
+        metrics.IN_FLIGHT.inc()
+        g.in_flight = True
         g.request_id = request.headers.get("X-Request-Id", "")[:64] or str(uuid.uuid4())
+        g.traceparent = traceparent(request.headers.get("traceparent"))
+        limited = limiter.check(_caller_id() if _has_credentials() else None)
+        if limited is not None:
+            return limited
+        checked = _check_body()
+        if checked is not None:
+            return checked
+        if _operation_key() in protected:
+            authenticate()  # 401 before the request's validation: no hints for callers without a token
+        return idempotency.begin()
+
+    protected: set[tuple[str, str]] = set()
+
+    def _operation_key() -> tuple[str, str] | None:
+        if request.url_rule is None:
+            return None
+        return request.method.lower(), RULE_PARAM.sub(r"{\1}", request.url_rule.rule)
+
+    def _has_credentials() -> bool:
+        return bool(request.headers.get("Authorization") or request.headers.get("X-API-Key"))
+
+    def _check_body() -> Response | None:
         if request.endpoint in UPLOAD_ENDPOINTS:
             request.max_content_length = settings.max_upload_bytes
             return None
@@ -99,15 +165,51 @@ def create_app(
 
     @app.after_request
     def finish(response: Response) -> Response:
+        response = idempotency.finish(response)
         response.headers["X-Request-Id"] = g.get("request_id", "")
+        response.headers["traceparent"] = g.get("traceparent", "")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Cache-Control", "no-store")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        response.headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
+        if settings.env != "development":
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         if not request.path.startswith("/api/v1/docs"):
             response.headers.setdefault(
                 "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"
             )
+        _observe(response.status_code)
         return response
+
+    def _observe(status: int) -> None:
+        if not g.pop("in_flight", False):
+            return
+        metrics.IN_FLIGHT.dec()
+        route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+        metrics.REQUESTS.labels(request.method, route, str(status)).inc()
+        metrics.LATENCY.labels(request.method, route, str(status)).observe(elapsed)
+        who = g.get("principal")
+        log.info(
+            "request",
+            extra={
+                "method": request.method,
+                "route": route,
+                "status": status,
+                "duration_ms": round(elapsed * 1000, 2),
+                "request_id": g.get("request_id"),
+                "correlation_id": g.get("request_id"),
+                "traceparent": g.get("traceparent"),
+                "user_id": who.user_id if who is not None else None,
+            },
+        )
+
+    @app.teardown_request
+    def never_leak_in_flight(_exc: BaseException | None) -> None:
+        if g.pop("in_flight", False):
+            metrics.IN_FLIGHT.dec()
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(_exc: RequestEntityTooLarge) -> Response:
@@ -123,8 +225,27 @@ def create_app(
         return from_exception(exc)
 
     for module in route_modules():
+        earlier = dict(app.paths)
         app.register_api(module.bp)
+        for path, item in earlier.items():  # two blueprints on one path: keep both's operations
+            if app.paths.get(path) is not item:
+                _merge_path_item(item, app.paths[path])
+    for path, item in app.paths.items():
+        for method in HTTP_METHODS:
+            operation = getattr(item, method, None)
+            if operation is not None and operation.security:
+                protected.add((method, path))
     return app
+
+
+HTTP_METHODS = ("get", "put", "post", "delete", "patch", "options", "head", "trace")
+
+
+def _merge_path_item(old: Any, new: Any) -> None:
+    """flask-openapi3 replaces a path's item when another blueprint registers the same path."""
+    for method in HTTP_METHODS:
+        if getattr(new, method, None) is None and getattr(old, method, None) is not None:
+            setattr(new, method, getattr(old, method))
 
 
 def route_modules() -> list[Any]:

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from flask import g, has_request_context
 from nameko.exceptions import RemoteError, RpcTimeout
 from nameko.standalone.rpc import ClusterRpcProxy
 
 import casekit.errors  # noqa: F401 - registers the typed errors for deserialization
-from casekit.context import Principal
+from casekit.context import TRACEPARENT, Principal
 from casekit.errors import CaseworkError, Unavailable
+from gateway.metrics import RPC_LATENCY
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +48,27 @@ class Outcome:
 
 class Rpc(Protocol):
     def call(self, principal: Principal, service: str, method: str, *args: Any, **kwargs: Any) -> Any: ...
-    def fanout(self, principal: Principal, calls: list[Call]) -> list[Outcome]: ...
+    def fanout(
+        self, principal: Principal, calls: list[Call], budget: float | None = None
+    ) -> list[Outcome]: ...
+
+
+def context_data(principal: Principal) -> dict[str, Any]:
+    """The principal's context data plus the request's W3C ``traceparent``."""
+    data = principal.context_data()
+    if has_request_context() and g.get("traceparent"):
+        data[TRACEPARENT] = g.traceparent
+    return data
+
+
+def _observe(call: Call, started: float, outcome: str) -> None:
+    RPC_LATENCY.labels(call.service, call.method, outcome).observe(time.perf_counter() - started)
+
+
+def _arrived(reply: Any, consumer: Any) -> bool:
+    """The reply is already in (drained while waiting for another one)."""
+    event = getattr(reply, "reply_event", None)
+    return consumer is not None and getattr(event, "correlation_id", None) in getattr(consumer, "replies", {})
 
 
 class PooledRpc:
@@ -75,13 +98,16 @@ class PooledRpc:
 
     def _with_context(self, principal: Principal) -> Any:
         proxy = self._proxy()
-        self.local.runner._worker_ctx.data = principal.context_data()
+        self.local.runner._worker_ctx.data = context_data(principal)
         return proxy
 
     def call(self, principal: Principal, service: str, method: str, *args: Any, **kwargs: Any) -> Any:
         return self.fanout(principal, [Call(service, method, args, kwargs)])[0].unwrap()
 
-    def fanout(self, principal: Principal, calls: list[Call]) -> list[Outcome]:
+    def fanout(self, principal: Principal, calls: list[Call], budget: float | None = None) -> list[Outcome]:
+        """Send every call at once and gather the replies. With ``budget`` (seconds), replies not in
+        by then are ``Unavailable`` outcomes (the proxy is then rebuilt: late replies are dropped)."""
+        started = time.perf_counter()
         try:
             proxy = self._with_context(principal)
             pending = [
@@ -89,27 +115,38 @@ class PooledRpc:
             ]
         except Exception as exc:  # noqa: BLE001 - broker down or connection broken
             self._discard()
-            log.warning("rpc send failed", extra={"error": repr(exc)})
+            log.warning("rpc send failed", extra={"error": repr(exc)}, exc_info=True)
             raise Unavailable("the service bus is unavailable") from None
         outcomes: list[Outcome] = []
         broken = False
+        consumer = getattr(getattr(self.local.runner, "_reply_listener", None), "queue_consumer", None)
         for call, reply in zip(calls, pending, strict=True):
-            if broken:
+            if budget is not None and consumer is not None and not broken:
+                consumer.timeout = max(0.01, min(self.timeout, started + budget - time.perf_counter()))
+            if broken and not _arrived(reply, consumer):
                 outcomes.append(Outcome(error=Unavailable(f"{call.service} did not answer in time")))
+                _observe(call, started, "timeout")
                 continue
             try:
                 outcomes.append(Outcome(value=reply.result()))
+                _observe(call, started, "ok")
             except CaseworkError as exc:
                 outcomes.append(Outcome(error=exc))
+                _observe(call, started, "error")
             except RpcTimeout:
                 broken = True
                 outcomes.append(Outcome(error=Unavailable(f"{call.service} did not answer in time")))
+                _observe(call, started, "timeout")
             except RemoteError as exc:  # an unexpected error inside the service: a bug
                 outcomes.append(Outcome(error=exc))
+                _observe(call, started, "error")
             except Exception as exc:  # noqa: BLE001 - a broken connection
+                _observe(call, started, "unavailable")
                 broken = True
                 log.warning("rpc failed", extra={"service": call.service, "error": repr(exc)})
                 outcomes.append(Outcome(error=Unavailable(f"{call.service} is unavailable")))
+        if consumer is not None:
+            consumer.timeout = self.timeout
         if broken:
             self._discard()  # late replies would confuse the next caller on this proxy
         return outcomes

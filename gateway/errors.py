@@ -84,6 +84,8 @@ def from_exception(exc: Exception) -> Response:
         if isinstance(exc, exc_type):
             message = getattr(exc, "message", "") or str(exc)
             fields = getattr(exc, "fields", None) if isinstance(exc, InvalidInput) else None
-            return problem(status, code, title, message, fields)
+            retry_after = getattr(exc, "retry_after", None)  # e.g. DatabaseUnavailable
+            headers = {"Retry-After": str(retry_after)} if status == 503 and retry_after else None
+            return problem(status, code, title, message, fields, headers)
     log.error("unexpected error", exc_info=exc)
     return problem(500, "UNEXPECTED_ERROR", "Internal server error", "an unexpected error occurred")

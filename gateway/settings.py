@@ -6,6 +6,7 @@ secret never has a working default in production.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 
@@ -33,6 +34,67 @@ def _int(name: str, default: int) -> int:
     return int(_number(name, default, int))
 
 
+ASYMMETRIC = {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+
+
+@dataclass(frozen=True)
+class OidcIssuer:
+    """An external identity provider whose access tokens the gateway accepts.
+
+    ``algorithms`` are pinned (asymmetric only: an HMAC algorithm would let anyone holding the
+    public key sign); principals are ``<name>:<sub>``; roles and teams come from the named claims.
+    """
+
+    issuer: str
+    jwks_url: str
+    audience: str
+    name: str = "oidc"
+    algorithms: tuple[str, ...] = ("RS256",)
+    roles_claim: str = "roles"
+    teams_claim: str = "teams"
+
+    @classmethod
+    def parse(cls, raw: dict) -> OidcIssuer:
+        try:
+            issuer = cls(
+                issuer=str(raw["issuer"]),
+                jwks_url=str(raw["jwks_url"]),
+                audience=str(raw["audience"]),
+                name=str(raw.get("name", "oidc")),
+                algorithms=tuple(raw.get("algorithms", ["RS256"])),
+                roles_claim=str(raw.get("roles_claim", "roles")),
+                teams_claim=str(raw.get("teams_claim", "teams")),
+            )
+        except (KeyError, TypeError) as exc:
+            raise SettingsError(
+                f"OIDC_ISSUERS: each issuer needs issuer, jwks_url, audience ({exc})"
+            ) from None
+        if not issuer.algorithms or not set(issuer.algorithms) <= ASYMMETRIC:
+            raise SettingsError(f"OIDC_ISSUERS: algorithms must be asymmetric, got {issuer.algorithms}")
+        return issuer
+
+
+def _oidc_issuers() -> tuple[OidcIssuer, ...]:
+    raw = os.environ.get("OIDC_ISSUERS", "[]").strip() or "[]"
+    try:
+        items = json.loads(raw)
+    except ValueError:
+        raise SettingsError("OIDC_ISSUERS must be a JSON list of issuers") from None
+    if not isinstance(items, list):
+        raise SettingsError("OIDC_ISSUERS must be a JSON list of issuers")
+    return tuple(OidcIssuer.parse(item) for item in items)
+
+
+def _optional(name: str, default: str = "none") -> str:
+    """An optional setting; ``none`` (the default) means unset."""
+    value = os.environ.get(name, default).strip()
+    return "" if value.lower() == "none" else value
+
+
+def _list(name: str, default: str = "none") -> tuple[str, ...]:
+    return tuple(v.strip() for v in _optional(name, default).split(",") if v.strip())
+
+
 @dataclass(frozen=True)
 class Settings:
     env: str = "development"
@@ -49,6 +111,17 @@ class Settings:
     service_names: tuple[str, ...] = field(
         default=("cases", "documents", "routing", "notifications", "search")
     )
+    refresh_token_ttl: int = 14 * 24 * 3600
+    oidc_issuers: tuple[OidcIssuer, ...] = ()
+    idempotency_ttl: int = 24 * 3600
+    # "postgresql" (the gateway's database: shared by every worker and replica) or a limits URI
+    rate_limit_storage: str = "postgresql"
+    rate_limit_user: str = "1200/minute"
+    rate_limit_ip: str = "3000/minute"
+    rate_limit_auth: str = "30/minute"
+    cors_origins: tuple[str, ...] = ()
+    folder_budget: float = 3.0
+    panels_file: str = ""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -71,4 +144,14 @@ class Settings:
             rpc_timeout=float(_number("RPC_TIMEOUT", cls.rpc_timeout, float)),
             max_json_bytes=_int("MAX_JSON_BYTES", cls.max_json_bytes),
             max_upload_bytes=_int("MAX_UPLOAD_BYTES", cls.max_upload_bytes),
+            refresh_token_ttl=_int("REFRESH_TOKEN_TTL", cls.refresh_token_ttl),
+            oidc_issuers=_oidc_issuers(),
+            idempotency_ttl=max(_int("IDEMPOTENCY_TTL", cls.idempotency_ttl), 24 * 3600),
+            rate_limit_storage=os.environ.get("RATE_LIMIT_STORAGE", cls.rate_limit_storage),
+            rate_limit_user=os.environ.get("RATE_LIMIT_USER", cls.rate_limit_user),
+            rate_limit_ip=os.environ.get("RATE_LIMIT_IP", cls.rate_limit_ip),
+            rate_limit_auth=os.environ.get("RATE_LIMIT_AUTH", cls.rate_limit_auth),
+            cors_origins=_list("CORS_ORIGINS", "none"),
+            folder_budget=float(_number("FOLDER_BUDGET", cls.folder_budget, float)),
+            panels_file=_optional("PANELS_FILE", "none"),
         )

@@ -3,6 +3,8 @@ their relationships, links to other cases, merging. Every change needs ``If-Matc
 
 from __future__ import annotations
 
+import time
+
 from flask_openapi3 import APIBlueprint, Tag
 
 from casekit.contracts.cases import (
@@ -16,8 +18,10 @@ from casekit.contracts.cases import (
     TaskEdit,
     TaskIn,
 )
-from gateway.deps import BEARER, call
-from gateway.routes.cases import CHANGE_RESPONSES, change
+from casekit.errors import NotFound
+from gateway.clients import Call
+from gateway.deps import BEARER, call, ctx, principal
+from gateway.routes.cases import CHANGE_RESPONSES, change, with_etag
 from gateway.schemas import (
     CaseChange,
     CasePath,
@@ -28,6 +32,7 @@ from gateway.schemas import (
     Problem,
     TaskPath,
 )
+from gateway.schemas.gateway import FolderOut
 
 bp = APIBlueprint(
     "case_folder",
@@ -39,6 +44,53 @@ bp = APIBlueprint(
 )
 
 RESPONSES = {200: CaseChange, **CHANGE_RESPONSES}
+RECENT_TIMELINE = 20
+
+
+@bp.get("/cases/<case_id>/folder", responses={200: FolderOut, 404: Problem})
+def case_folder(path: CasePath):
+    """Everything about a case in one call: the case, parties, documents, assignment, SLA clocks,
+    the recent timeline and external data panels, gathered in parallel within a time budget
+    (``FOLDER_BUDGET``). Parts that are slow or down are named in ``missing``; only the case
+    itself is required (404 when the caller may not see it)."""
+    who = principal()
+    settings = ctx().settings
+    started = time.monotonic()
+    parts = ("case", "documents", "assignment", "sla", "timeline")
+    outcomes = dict(
+        zip(
+            parts,
+            ctx().rpc.fanout(
+                who,
+                [
+                    Call("cases", "get_case", (path.case_id,)),
+                    Call("documents", "list_for_case", (path.case_id,)),
+                    Call("routing", "get_work_item", (path.case_id,)),
+                    Call("routing", "case_clocks", (path.case_id,)),
+                    Call("cases", "timeline", (path.case_id,), {"limit": 200}),
+                ],
+                budget=settings.folder_budget,
+            ),
+            strict=True,
+        )
+    )
+    case = outcomes.pop("case").unwrap()
+    folder: dict = {"case": case, "parties": case.get("parties"), "missing": []}
+    for name, outcome in outcomes.items():
+        if outcome.error is None:
+            folder[name] = outcome.value
+        else:
+            folder[name] = None
+            if not (name in ("assignment", "sla") and isinstance(outcome.error, NotFound)):
+                folder["missing"].append(name)
+    if isinstance(folder["timeline"], dict):
+        folder["timeline"] = folder["timeline"].get("items", [])[-RECENT_TIMELINE:]
+    if isinstance(folder["sla"], dict):
+        folder["sla"] = folder["sla"].get("clocks", [folder["sla"]])
+    remaining = settings.folder_budget - (time.monotonic() - started)
+    folder["panels"], missing_panels = ctx().extras["panels"].gather(case, remaining)
+    folder["missing"] += missing_panels
+    return with_etag(folder)
 
 
 @bp.post("/cases/<case_id>/notes", responses=RESPONSES)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import jsonify
+from flask import Response, jsonify
 from flask_openapi3 import APIBlueprint, Tag
 from sqlalchemy import text
 
 from casekit.context import Principal
+from gateway import metrics
 from gateway.clients import Call
 from gateway.deps import ctx, db
 from gateway.schemas import Health
@@ -41,3 +42,10 @@ def readyz():
     response = jsonify({"status": "ok" if ready else "unavailable", "checks": checks})
     response.status_code = 200 if ready else 503
     return response
+
+
+@bp.get("/metrics", responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
+def prometheus_metrics():
+    """Prometheus metrics of every gateway worker (text exposition format)."""
+    body, content_type = metrics.render(ctx().settings.amqp_uri)
+    return Response(body, mimetype=content_type.split(";")[0], headers={"Content-Type": content_type})

@@ -26,6 +26,7 @@ SETTINGS = Settings(
     amqp_uri="pyamqp://nobody:nothing@127.0.0.1:1//",
     jwt_secret="t" * 64,
     max_json_bytes=4096,
+    rate_limit_storage="memory://",
 )
 
 
@@ -43,7 +44,7 @@ class FakeRpc:
             raise answer
         return answer
 
-    def fanout(self, principal: Principal, calls: list[Call]) -> list[Outcome]:
+    def fanout(self, principal: Principal, calls: list[Call], budget: float | None = None) -> list[Outcome]:
         outcomes = []
         for c in calls:
             try:

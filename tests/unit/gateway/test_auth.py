@@ -206,5 +206,3 @@ def test_bearer_token_extracts_the_token() -> None:
 def test_bearer_token_refuses_anything_else(value: str | None) -> None:
     with pytest.raises(InvalidToken):
         bearer_token(value)
-
-
