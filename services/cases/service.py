@@ -35,6 +35,8 @@ from casekit.faults import crashpoint
 from casekit.outbox import EventWriter, Outbox
 from casekit.rpc import rpc
 from services.cases import audit, logic
+from services.cases.logic.history import history_page as case_history
+from services.cases.logic.intake import record_message
 from services.cases.models import outbox
 
 
@@ -280,13 +282,26 @@ class CasesService:
         )
 
     @rpc(expected_exceptions=EXPECTED)
-    def intake(self, item: dict[str, Any]) -> dict[str, Any]:
+    def intake(self, item: dict[str, Any], meta: dict[str, Any] | None = None) -> dict[str, Any]:
         """Open a case for an inbound item or append it to its case; idempotent by provider id."""
         payload = parse(IntakeIn, item)
         try:
-            return self._commit(logic.intake, item=payload)
+            return self._commit(logic.intake, item=payload, meta=meta)
         except IntegrityError:  # the same item delivered twice at once: the other one won
-            return self._commit(logic.intake, item=payload)
+            return self._commit(logic.intake, item=payload, meta=meta)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def record_message(self, case_id: str, message: dict[str, Any]) -> dict[str, Any]:
+        """A message staff sent: on the timeline, its Message-ID a thread key; idempotent by id."""
+        try:
+            return self._commit(record_message, case_id=case_id, message=message)
+        except IntegrityError:
+            return self._commit(record_message, case_id=case_id, message=message)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def history_page(self, after: str | None = None, limit: int = 200) -> dict[str, Any]:
+        """Every case with its changes as events, paged by case id (read models rebuild from it)."""
+        return case_history(session=self.db, principal=self.principal, after=after, limit=limit)
 
     # --- audit --------------------------------------------------------------------------------
 

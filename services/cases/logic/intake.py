@@ -3,8 +3,14 @@
 Correlation, first match wins:
 1. a case reference in the subject (``CMP-2026-000123``);
 2. a thread key: ``In-Reply-To`` or one of ``References`` names an item already taken in;
+   (our own outbound Message-IDs are registered as thread keys by ``record_message``, so a reply to
+   what staff sent threads back);
 3. a known sender (by email, else phone) with exactly one open case of the channel's type.
 An item that correlates to a closed case opens a new case linked to it as ``related``.
+
+``meta`` is what the adapter learnt beyond the item (sender verified or not, recipients, stored
+documents, problems met while parsing); it lands on the timeline with the item. The answer says
+whether the case type asks for an automatic acknowledgement on the item's channel.
 """
 
 from __future__ import annotations
@@ -19,9 +25,11 @@ from sqlalchemy.orm import Session
 from casekit.context import ROLE_SYSTEM, Principal, require_roles
 from casekit.contracts import events as ev
 from casekit.contracts.cases import CaseCreate, IntakeIn
+from casekit.contracts.ids import is_uuid
 from casekit.contracts.visibility import can_see
+from casekit.errors import InvalidInput, NotFound
 from casekit.outbox import EventWriter
-from services.cases.logic.common import INTAKE_ROLES, now, record_change
+from services.cases.logic.common import INTAKE_ROLES, case_definition, now, record_change
 from services.cases.logic.links import _link
 from services.cases.logic.opening import create_case, find_party
 from services.cases.logic.types import list_types
@@ -83,7 +91,34 @@ def summary(item: IntakeIn) -> dict[str, Any]:
     }
 
 
-def intake(*, session: Session, principal: Principal, events: EventWriter, item: IntakeIn) -> dict[str, Any]:
+def _meta(meta: dict[str, Any] | None) -> dict[str, Any]:
+    """The adapter's notes, bounded: small JSON values only."""
+    out: dict[str, Any] = {}
+    for key, value in list((meta or {}).items())[:20]:
+        if isinstance(value, str):
+            value = value[:2000]
+        elif isinstance(value, list):
+            value = [v[:500] if isinstance(v, str) else v for v in value[:50]]
+        elif not isinstance(value, bool | int | float | type(None) | dict):
+            continue
+        out[str(key)[:64]] = value
+    return out
+
+
+def acknowledge(session: Session, case: Case, channel: str) -> bool:
+    """Whether the case's type asks for an automatic acknowledgement on ``channel``."""
+    wanted = case_definition(session, case).raw.get("acknowledge") or []
+    return channel in wanted
+
+
+def intake(
+    *,
+    session: Session,
+    principal: Principal,
+    events: EventWriter,
+    item: IntakeIn,
+    meta: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Put ``item`` on the case it belongs to, or on a new case; a redelivery changes nothing."""
     require_roles(principal, *INTAKE_ROLES, action="take in items")
     seen = session.scalars(
@@ -99,6 +134,7 @@ def intake(*, session: Session, principal: Principal, events: EventWriter, item:
             "created": False,
             "duplicate": True,
             "matched_by": None,
+            "acknowledge": False,
         }
     type_key = channel_type(session, item.channel)
     case, rule = correlate(session, item, type_key)
@@ -137,7 +173,12 @@ def intake(*, session: Session, principal: Principal, events: EventWriter, item:
             created_case=created,
         )
     )
-    about = {**summary(item), "matched_by": rule, "related_to": related.id if related else None}
+    about = {
+        **summary(item),
+        **_meta(meta),
+        "matched_by": rule,
+        "related_to": related.id if related else None,
+    }
     record_change(
         session,
         principal,
@@ -154,4 +195,53 @@ def intake(*, session: Session, principal: Principal, events: EventWriter, item:
         "duplicate": False,
         "matched_by": rule,
         "version": case.version,
+        "acknowledge": created and acknowledge(session, case, item.channel),
     }
+
+
+def record_message(
+    *, session: Session, principal: Principal, events: EventWriter, case_id: str, message: dict[str, Any]
+) -> dict[str, Any]:
+    """Put a message staff sent on the case's timeline, and its Message-ID among the thread keys.
+
+    Idempotent by ``message["id"]`` (the outbound message's id): a retry changes nothing.
+    """
+    require_roles(principal, *INTAKE_ROLES, action="record messages")
+    channel = f"{str(message.get('channel') or 'email')[:24]}_out"
+    provider_id = str(message.get("id") or "")[:255]
+    if not provider_id:
+        raise InvalidInput.from_field("message.id", "is required")
+    seen = session.scalars(
+        select(IntakeItem).where(IntakeItem.channel == channel, IntakeItem.provider_id == provider_id)
+    ).first()
+    if seen is not None:
+        return {"case_id": seen.case_id, "duplicate": True}
+    case = session.get(Case, case_id) if is_uuid(case_id) else None
+    if case is None or not can_see(principal, team=case.team, restricted=bool(case.restricted)):
+        raise NotFound("no such case")
+    session.execute(select(Case.id).where(Case.id == case.id).with_for_update())
+    session.refresh(case)
+    session.add(
+        IntakeItem(
+            id=str(uuid.uuid4()),
+            channel=channel,
+            provider_id=provider_id,
+            message_id=message.get("message_id"),
+            case_id=case.id,
+            created_case=False,
+        )
+    )
+    about = {
+        k: (str(message[k])[:2000] if message.get(k) is not None else None)
+        for k in ("id", "channel", "to", "subject", "body", "message_id", "sent_by", "sent_at", "template")
+    }
+    record_change(
+        session,
+        principal,
+        events,
+        case,
+        event_type=ev.MESSAGE_RECORDED,
+        changes={"message": about},
+        extra={"message": about},
+    )
+    return {"case_id": case.id, "duplicate": False, "version": case.version}
