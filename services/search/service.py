@@ -23,6 +23,7 @@ from casekit.rpc import rpc
 from services.search import indexing, mappings
 from services.search.dependencies import GroupCommit, Index
 from services.search.queries import QueryError, build_request, visibility_for
+from services.search.reports.service import ReportsService  # noqa: F401 - runs in this process too
 
 MAX_QUERY = 500
 CASE_EVENTS = tuple(dict.fromkeys((*ev.PRODUCERS["cases"], mappings.NOTE_UPDATED)))
