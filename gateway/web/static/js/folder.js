@@ -1,0 +1,418 @@
+// The case folder: header, SLA clocks, assignment, stage actions, checklist and tasks, notes,
+// messages, documents, parties, links, timeline and audit. Every change sends If-Match.
+import { ApiError, current, enc, get, hasRole, missing, patch, post, request } from "./api.js";
+import { documentsPanel } from "./documents.js";
+import { $, announce, clear, field, h, select, timeLeft, timeTag, when } from "./dom.js";
+import { messagesPanel } from "./messages.js";
+import { assignmentPanel, slaPanel } from "./routing.js";
+
+const types = new Map();
+export const folderState = { id: null, folder: null, etag: null, type: null };
+
+async function caseType(key, version) {
+  const cacheKey = `${key}@${version}`;
+  if (!types.has(cacheKey)) {
+    types.set(
+      cacheKey,
+      get(`/case-types/${enc(key)}?version=${version}`).catch(() => ({ definition: {} })),
+    );
+  }
+  return types.get(cacheKey);
+}
+
+export function showEmptyFolder() {
+  folderState.id = null;
+  clear(
+    $("#folder-pane"),
+    h("div", { class: "empty" }, h("h2", { text: "No case open" }), h("p", { class: "muted", text: "Pick a case from your work, get the next one, or search." })),
+  );
+}
+
+export async function openCase(id, { keepFocus = false } = {}) {
+  const pane = $("#folder-pane");
+  if (folderState.id !== id) clear(pane, h("p", { class: "muted", text: "Loading the case folder…" }));
+  try {
+    const { data, etag } = await request(`/cases/${enc(id)}`);
+    folderState.id = id;
+    folderState.folder = data;
+    folderState.etag = etag || String(data.version);
+    folderState.type = (await caseType(data.type, data.type_version)).definition || {};
+    render(keepFocus);
+    // parts of the folder a slow service could not give in time: ask again once, shortly
+    if ((data.missing || []).length && !openCase.retried) {
+      openCase.retried = true;
+      setTimeout(() => reload().finally(() => (openCase.retried = false)), 1500);
+    }
+  } catch (error) {
+    if (keepFocus && folderState.id === id && error.status !== 404) {
+      announce(`Could not refresh the case: ${error.message}`, "error");
+      return;
+    }
+    folderState.id = null;
+    clear(
+      pane,
+      h("div", { class: "empty" }, h("h2", { text: "Case not available" }), h("p", { class: "error", text: error.status === 404 ? "This case does not exist or you may not see it." : error.message })),
+    );
+  }
+}
+
+export const reload = () => folderState.id && openCase(folderState.id, { keepFocus: true });
+
+// Something changed the open case (live event): offer to reload rather than redraw under the
+// user's hands (a half-typed note survives).
+export function caseChanged() {
+  const pane = $("#folder-pane");
+  if (!folderState.id || pane.querySelector(".changed-banner")) return;
+  pane.prepend(
+    h("div", { class: "warning changed-banner", role: "status" }, "This case has changed. ", h("button", { type: "button", text: "Show the changes", onclick: () => reload() })),
+  );
+}
+
+// Run a change to the case with If-Match; on 412 reload and say so; always reload after.
+export async function change(fn, success) {
+  try {
+    const result = await fn(folderState.etag);
+    await reload();
+    if (success) announce(success);
+    return result;
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 412) {
+      announce("Someone changed this case meanwhile: the folder is reloaded, please try again.", "error");
+      await reload();
+    } else {
+      const fields = error.fields && error.fields.length ? ` (${error.fields.map((f) => `${f.field}: ${f.message}`).join("; ")})` : "";
+      announce(`${error.message}${fields}`, "error");
+    }
+    throw error;
+  }
+}
+
+const stageName = (key) => ((folderState.type.stages || []).find((s) => s.key === key) || {}).name || key;
+
+function header(c) {
+  const work = c.work_item;
+  const facts = [
+    ["Type", c.type],
+    ["Stage", stageName(c.stage)],
+    ["Priority", c.priority],
+    ["Status", c.resolution ? `${c.status} (${c.resolution})` : c.status],
+    ["Queue", work ? work.queue : "—"],
+    ["Assignee", work ? work.assigned_to || "unassigned" : "—"],
+    ["Due", c.due_at ? `${when(c.due_at)} · ${timeLeft(c.due_at)}` : "—"],
+    ["Opened", when(c.created_at)],
+  ];
+  return h(
+    "header",
+    { class: "folder-head" },
+    h("p", { class: "ref", text: c.reference }),
+    h("h2", { id: "folder-title", tabindex: "-1", text: c.title }),
+    h("dl", { class: "facts" }, facts.map(([k, v]) => [h("dt", { text: k }), h("dd", { text: v })])),
+    c.missing && c.missing.length ? h("p", { class: "warning", text: `Not available right now: ${c.missing.join(", ")}` }) : "",
+    c.description ? h("p", { class: "description", text: c.description }) : "",
+  );
+}
+
+function stageActions(c) {
+  const def = folderState.type;
+  const mine = (current() || {}).roles || [];
+  const section = h("section", { class: "panel", "aria-labelledby": "stage-title" }, h("h3", { id: "stage-title", text: "Stage" }));
+  if (c.status === "closed") {
+    const reason = h("input", { name: "reason" });
+    section.append(
+      h("p", { text: `Closed ${when(c.closed_at)}.` }),
+      h(
+        "form",
+        {
+          class: "inline-form",
+          onsubmit: (e) => {
+            e.preventDefault();
+            change((v) => post(`/cases/${enc(c.id)}/reopen`, { reason: reason.value }, { ifMatch: v }), "Case reopened.").catch(() => {});
+          },
+        },
+        field("Reason to reopen", reason),
+        h("button", { type: "submit", text: "Reopen" }),
+      ),
+    );
+    return section;
+  }
+  const allowed = (def.transitions || []).filter((t) => t.from === c.stage && (t.roles || []).some((r) => mine.includes(r)));
+  const buttons = allowed.map((t) =>
+    h("button", {
+      type: "button",
+      class: "primary",
+      text: `Move to ${stageName(t.to)}`,
+      onclick: () => change((v) => post(`/cases/${enc(c.id)}/transitions`, { to: t.to }, { ifMatch: v }), `Moved to ${stageName(t.to)}.`).catch(() => {}),
+    }),
+  );
+  section.append(h("div", { class: "actions" }, buttons.length ? buttons : h("p", { class: "muted", text: "No stage move is open to you here." })));
+  if (hasRole("supervisor", "admin")) {
+    const others = (def.stages || []).filter((s) => s.key !== c.stage).map((s) => [s.key, s.name || s.key]);
+    const to = select("to", others, others[0] && others[0][0]);
+    const reason = h("textarea", { name: "reason", rows: 2 });
+    section.append(
+      h(
+        "details",
+        { class: "override" },
+        h("summary", { text: "Supervisor override" }),
+        h(
+          "form",
+          {
+            onsubmit: (e) => {
+              e.preventDefault();
+              if (!reason.value.trim()) return announce("An override needs a reason.", "error");
+              change((v) => post(`/cases/${enc(c.id)}/transitions`, { to: to.value, reason: reason.value.trim() }, { ifMatch: v }), "Stage overridden.").catch(() => {});
+            },
+          },
+          field("Move to stage", to),
+          field("Reason (audited)", reason),
+          h("button", { type: "submit", text: "Override" }),
+        ),
+      ),
+    );
+  }
+  const resolutions = (def.resolutions || []).map((r) => [r.key, r.name || r.key]);
+  if (resolutions.length) {
+    const resolution = select("resolution", resolutions, resolutions[0][0]);
+    const reason = h("input", { name: "reason" });
+    section.append(
+      h(
+        "details",
+        { class: "close-case" },
+        h("summary", { text: "Close the case" }),
+        h(
+          "form",
+          {
+            onsubmit: (e) => {
+              e.preventDefault();
+              const body = { resolution: resolution.value };
+              if (reason.value.trim()) body.reason = reason.value.trim();
+              change((v) => post(`/cases/${enc(c.id)}/close`, body, { ifMatch: v }), "Case closed.").catch(() => {});
+            },
+          },
+          field("Resolution", resolution),
+          field("Reason (needed when required items are open)", reason),
+          h("button", { type: "submit", text: "Close case" }),
+        ),
+      ),
+    );
+  }
+  return section;
+}
+
+function checklist(c) {
+  const def = folderState.type;
+  const tasks = c.tasks || [];
+  const stageItems = tasks.filter((t) => t.kind === "checklist");
+  const others = tasks.filter((t) => t.kind !== "checklist");
+  const row = (t) => {
+    const box = h("input", { type: "checkbox", checked: !!t.done_at, disabled: c.status === "closed" });
+    box.addEventListener("change", () =>
+      change((v) => patch(`/cases/${enc(c.id)}/tasks/${enc(t.id)}`, { done: box.checked }, { ifMatch: v }), box.checked ? `Done: ${t.title}` : `Reopened: ${t.title}`).catch(() => {}),
+    );
+    const label = h("label", {}, box, ` ${t.title}`);
+    return h(
+      "li",
+      { class: t.done_at ? "task done" : "task" },
+      label,
+      t.required ? h("span", { class: "pill required", text: "required" }) : "",
+      t.stage ? h("span", { class: "pill", text: stageName(t.stage) }) : "",
+      t.due_at ? h("span", { class: "muted", text: ` due ${when(t.due_at)}` }) : "",
+      t.done_by ? h("span", { class: "muted", text: ` · ${t.done_by}` }) : "",
+    );
+  };
+  const menu = [["", "Ad-hoc task (type a title)"], ...(def.tasks || []).map((t) => [t.key, t.title || t.key])];
+  const key = select("key", menu, "");
+  const title = h("input", { name: "title", autocomplete: "off" });
+  const add = h(
+    "form",
+    {
+      class: "inline-form",
+      onsubmit: (e) => {
+        e.preventDefault();
+        const body = key.value ? { key: key.value } : { title: title.value.trim() };
+        if (!body.key && !body.title) return announce("Give the task a title or pick one.", "error");
+        change((v) => post(`/cases/${enc(c.id)}/tasks`, body, { ifMatch: v }), "Task added.").catch(() => {});
+      },
+    },
+    field("Add a task", key),
+    field("Title", title),
+    h("button", { type: "submit", text: "Add task" }),
+  );
+  return h(
+    "section",
+    { class: "panel", "aria-labelledby": "tasks-title" },
+    h("h3", { id: "tasks-title", text: "Checklist and tasks" }),
+    stageItems.length ? h("ul", { class: "tasks", "aria-label": "Checklist" }, stageItems.map(row)) : h("p", { class: "muted", text: "No checklist items." }),
+    others.length ? h("ul", { class: "tasks", "aria-label": "Tasks" }, others.map(row)) : "",
+    c.status === "closed" ? "" : add,
+  );
+}
+
+function notes(c) {
+  const body = h("textarea", { name: "body", rows: 3 });
+  const visibility = select("visibility", [["internal", "Internal"], ["customer", "Visible to the customer"]], "internal");
+  const items = [...(c.notes || [])].sort((a, b) => (a.created_at < b.created_at ? 1 : -1));
+  return h(
+    "section",
+    { class: "panel", "aria-labelledby": "notes-title" },
+    h("h3", { id: "notes-title", text: "Notes" }),
+    h(
+      "form",
+      {
+        class: "note-form",
+        onsubmit: (e) => {
+          e.preventDefault();
+          const text = body.value.trim();
+          if (!text) return announce("Write the note first.", "error");
+          change((v) => post(`/cases/${enc(c.id)}/notes`, { body: text, visibility: visibility.value }, { ifMatch: v }), "Note added.").catch(() => {});
+        },
+      },
+      field("New note", body),
+      field("Visibility", visibility),
+      h("button", { type: "submit", class: "primary", text: "Add note" }),
+    ),
+    items.length
+      ? h(
+          "ol",
+          { class: "notes" },
+          items.map((n) =>
+            h(
+              "li",
+              { class: `note ${n.visibility}` },
+              h("p", { class: "note-meta" }, h("strong", { text: n.author || "system" }), " · ", timeTag(n.created_at), n.visibility === "customer" ? h("span", { class: "pill", text: "customer" }) : "", n.revision > 1 ? h("span", { class: "muted", text: ` (edited, rev ${n.revision})` }) : ""),
+              h("p", { class: "note-body", text: n.body }),
+            ),
+          ),
+        )
+      : h("p", { class: "muted", text: "No notes yet." }),
+  );
+}
+
+function parties(c) {
+  return h(
+    "details",
+    { class: "panel", open: (c.parties || []).length > 0 },
+    h("summary", {}, h("h3", { text: `Parties (${(c.parties || []).length})` })),
+    (c.parties || []).length
+      ? h("ul", { class: "plain" }, c.parties.map((p) => h("li", {}, h("strong", { text: p.name }), ` — ${p.role}`, p.emails.length ? ` · ${p.emails.join(", ")}` : "", p.phones.length ? ` · ${p.phones.join(", ")}` : "")))
+      : h("p", { class: "muted", text: "No parties." }),
+    (c.links || []).length ? [h("h4", { text: "Linked cases" }), h("ul", { class: "plain" }, c.links.map((l) => h("li", {}, `${l.kind.replace(/_/g, " ")}: `, h("a", { href: `#/case/${enc(l.case_id)}`, text: l.reference || l.case_id }))))] : "",
+    Object.keys(c.data || {}).length ? [h("h4", { text: "Case data" }), h("dl", { class: "facts" }, Object.entries(c.data).map(([k, v]) => [h("dt", { text: k }), h("dd", { text: typeof v === "object" ? JSON.stringify(v) : String(v) })]))] : "",
+  );
+}
+
+const CATEGORIES = [
+  ["all", "Everything"],
+  ["note", "Notes"],
+  ["task", "Tasks"],
+  ["stage", "Stage changes"],
+  ["document", "Documents"],
+  ["message", "Messages"],
+  ["assign", "Assignments"],
+];
+const category = (action) => {
+  if (/note/.test(action)) return "note";
+  if (/task|checklist/.test(action)) return "task";
+  if (/stage|transition|close|reopen|created/.test(action)) return "stage";
+  if (/document|attachment/.test(action)) return "document";
+  if (/message|email|sms|inbound/.test(action)) return "message";
+  if (/assign|queue/.test(action)) return "assign";
+  return "other";
+};
+function summary(detail) {
+  const keys = ["to", "from", "title", "body", "filename", "reason", "resolution", "assignee", "queue", "subject"];
+  return keys.filter((k) => detail && detail[k] !== undefined && detail[k] !== null && typeof detail[k] !== "object").map((k) => `${k}: ${String(detail[k]).slice(0, 140)}`).join(" · ");
+}
+
+function timeline(c) {
+  const listEl = h("ol", { class: "timeline", "aria-live": "off" });
+  const filter = select("category", CATEGORIES, "all");
+  const section = h(
+    "details",
+    { class: "panel", id: "timeline-panel" },
+    h("summary", {}, h("h3", { text: "Timeline" })),
+    field("Show", filter),
+    listEl,
+  );
+  let items = [];
+  const draw = () =>
+    clear(
+      listEl,
+      items
+        .filter((i) => filter.value === "all" || category(i.action) === filter.value)
+        .map((i) => h("li", {}, timeTag(i.at), " ", h("strong", { text: i.action.replace(/_/g, " ") }), i.actor_id ? ` by ${i.actor_id}` : "", h("span", { class: "muted", text: summary(i.detail) ? ` — ${summary(i.detail)}` : "" }))),
+    );
+  filter.addEventListener("change", draw);
+  section.addEventListener("toggle", async () => {
+    if (!section.open || items.length) return;
+    try {
+      items = (await get(`/cases/${enc(c.id)}/timeline?limit=500`)).items.reverse();
+      draw();
+    } catch (error) {
+      clear(listEl, h("li", { class: "error", text: error.message }));
+    }
+  });
+  return section;
+}
+
+function audit(c) {
+  const status = h("p", { class: "muted", text: "Not checked yet." });
+  const trail = h("ol", { class: "timeline" });
+  const section = h(
+    "details",
+    { class: "panel", id: "audit-panel" },
+    h("summary", {}, h("h3", { text: "Audit trail" })),
+    status,
+    trail,
+  );
+  section.addEventListener("toggle", async () => {
+    if (!section.open) return;
+    try {
+      const v = await get(`/cases/${enc(c.id)}/audit/verify`);
+      status.className = v.ok ? "ok" : "error";
+      status.textContent = v.ok ? `Verified: ${v.entries} entries, chain intact.` : `Chain broken at entry ${v.first_bad_seq}: ${v.reason}`;
+      const entries = await get(`/cases/${enc(c.id)}/audit`);
+      clear(trail, entries.slice(-50).reverse().map((e) => h("li", {}, timeTag(e.at || e.created_at), " ", h("strong", { text: e.action || e.kind || "" }), e.actor_id || e.actor ? ` by ${e.actor_id || e.actor}` : "")));
+    } catch (error) {
+      status.className = "error";
+      status.textContent = missing(error) ? "The audit trail is not available." : error.message;
+    }
+  });
+  return section;
+}
+
+function render(keepFocus) {
+  const c = folderState.folder;
+  const pane = $("#folder-pane");
+  const openDetails = new Set([...pane.querySelectorAll("details[id]")].filter((d) => d.open).map((d) => d.id));
+  const active = keepFocus && document.activeElement && pane.contains(document.activeElement) ? document.activeElement : null;
+  const activeKey = active && (active.name || active.textContent);
+  clear(
+    pane,
+    h("a", { href: "#/work", class: "back-link", text: "← Back to my work" }),
+    header(c),
+    h("div", { id: "sla-slot" }),
+    h("div", { id: "assignment-slot" }),
+    stageActions(c),
+    checklist(c),
+    notes(c),
+    h("div", { id: "messages-slot" }),
+    documentsPanel(c, reload),
+    parties(c),
+    timeline(c),
+    audit(c),
+  );
+  slaPanel(c, $("#sla-slot"));
+  assignmentPanel(c, $("#assignment-slot"), reload);
+  messagesPanel(c, $("#messages-slot"), reload);
+  for (const id of openDetails) {
+    const d = document.getElementById(id);
+    if (d) d.open = true;
+  }
+  if (!keepFocus) $("#folder-title").focus({ preventScroll: false });
+  else if (activeKey) {
+    const again = [...pane.querySelectorAll("button, input, select, textarea")].find((el) => (el.name || el.textContent) === activeKey);
+    if (again) again.focus();
+  }
+  document.title = `${c.reference} · Casework console`;
+}
