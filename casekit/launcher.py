@@ -24,7 +24,9 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 SERVICES = ("cases", "documents", "routing", "notifications", "search")
 RELAYS = ("cases", "documents", "routing", "notifications")
-SQL_DATABASES = ("cases", "documents", "routing", "notifications", "gateway")
+SQL_DATABASES = ("cases", "documents", "routing", "notifications", "gateway", "search")
+# channel adapters (issue 6), each its own process: (process name, module)
+ADAPTERS = (("smtp-in", "smtp_in"), ("dispatcher", "dispatcher"), ("mail-sink", "sink"))
 
 
 def default_env(
@@ -44,7 +46,20 @@ def default_env(
     }
     for name in SQL_DATABASES:
         env[f"{name.upper()}_DB_URL"] = f"postgresql+psycopg2://{pg}/{db_prefix}_{name}"
+    # channels (issue 6): the inbound SMTP listener, and a local sink as the outbound relay
+    smtp_in, sink = (2525, 2526) if port == 8000 else (_free_port(), _free_port())
+    env["SMTP_IN_BIND"] = f"127.0.0.1:{smtp_in}"
+    env["MAIL_SINK_BIND"] = env["SMTP_RELAY"] = f"127.0.0.1:{sink}"
+    env["MAIL_SINK_DIR"] = str(run_dir / "mail")
     return env
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -77,6 +92,18 @@ def specs(python: str = sys.executable) -> list[Spec]:
     return out
 
 
+def webhook_specs(python: str = sys.executable) -> list[Spec]:
+    """The gateway's webhook dispatcher (issue 8): bus events to signed POSTs."""
+    return [Spec("webhooks", [python, "-m", "gateway.webhooks"])]
+
+
+def adapter_specs(python: str = sys.executable) -> list[Spec]:
+    """The channel adapters (issue 6); ``make run`` and the e2e suite start them with the rest."""
+    return [
+        Spec(name, [python, "-m", f"services.notifications.adapters.{module}"]) for name, module in ADAPTERS
+    ]
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -102,7 +129,8 @@ class Suite:
         self.run_dir = Path(self.run_dir)
         (self.run_dir / "pids").mkdir(parents=True, exist_ok=True)
         (self.run_dir / "logs").mkdir(parents=True, exist_ok=True)
-        self.specs = {s.name: s for s in specs(self.python)}
+        every = [*specs(self.python), *adapter_specs(self.python), *webhook_specs(self.python)]
+        self.specs = {s.name: s for s in every}
 
     @property
     def gateway_url(self) -> str:

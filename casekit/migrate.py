@@ -15,7 +15,7 @@ from alembic import command
 from casekit.db import alembic_config, migrate
 
 ROOT = Path(__file__).resolve().parents[1]
-SQL_SERVICES = ("cases", "documents", "routing", "notifications", "gateway")
+SQL_SERVICES = ("cases", "documents", "routing", "notifications", "gateway", "search")
 
 
 def migrations_dir(service: str) -> Path:

@@ -44,6 +44,7 @@ NOTE_UPDATED = "note_updated"
 TASK_UPDATED = "task_updated"
 RELATIONSHIP_ADDED = "relationship_added"
 CASE_MERGED = "case_merged"
+MESSAGE_RECORDED = "message_recorded"
 # documents
 DOCUMENT_ADDED = "document_added"
 DOCUMENT_TEXT_EXTRACTED = "document_text_extracted"
@@ -81,6 +82,7 @@ PRODUCERS: dict[str, tuple[str, ...]] = {
         TASK_UPDATED,
         RELATIONSHIP_ADDED,
         CASE_MERGED,
+        MESSAGE_RECORDED,  # a message sent from the case, on its timeline (notifications sends it)
     ),
     "documents": (DOCUMENT_ADDED, DOCUMENT_TEXT_EXTRACTED, DOCUMENT_REMOVED),
     "routing": (

@@ -21,6 +21,22 @@ E2E_ENV = {
     "MAX_UPLOAD_BYTES": str(2 * 1024 * 1024),
     "GATEWAY_WORKERS": "2",
     "GATEWAY_ACCESS_LOG": "",
+    "SLA_TIMER_INTERVAL": "1",  # routing looks for due SLA warnings and breaches every second
+    # the suite drives the gateway hard from one address; the limits are tested in tests/unit/gateway
+    "RATE_LIMIT_IP": "100000/minute",
+    "RATE_LIMIT_USER": "100000/minute",
+    "RATE_LIMIT_AUTH": "10000/minute",
+    "WEBHOOK_BACKOFF": "0.2",  # webhook retries within a test's patience
+    "WEBHOOK_POLL": "0.2",
+    # channels (issue 6): quick retries, a short dispatcher lease, a webhook secret, local media
+    "DISPATCH_BACKOFF": "0.3",
+    "DISPATCH_LEASE": "3",
+    "DISPATCH_POLL": "0.2",
+    "CASEWORK_MAIL_DOMAIN": "casework.test",
+    "TWILIO_AUTH_TOKEN": "e2e-twilio-auth-token",
+    "MEDIA_URL_PREFIXES": "http://127.0.0.1:",
+    "SMTP_RATE_PER_SENDER": "1000",
+    "EMAIL_MAX_ATTACHMENTS": "10",
 }
 PASSWORD = "casework-e2e-password"
 
@@ -28,27 +44,32 @@ PASSWORD = "casework-e2e-password"
 @pytest.fixture(scope="session")
 def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
     with running_suite(tmp_path_factory.mktemp("suite"), extra_env=E2E_ENV) as running:
-        for username, role in (("agent1", "agent"), ("auditor1", "auditor"), ("supervisor1", "supervisor")):
-            done = subprocess.run(
-                [
-                    running.python,
-                    "-m",
-                    "gateway.cli",
-                    "create-user",
-                    username,
-                    "--role",
-                    role,
-                    "--password",
-                    PASSWORD,
-                ],
-                cwd=infra.ROOT,
-                env={**os.environ, **running.env},
-                check=False,
-                capture_output=True,
-                text=True,
-            )
-            assert done.returncode == 0, f"create-user {username} failed: {done.stderr[-2000:]}"
+        add_users(running)
         yield running
+
+
+def add_users(running: Suite) -> None:
+    """agent1, auditor1 and supervisor1 with PASSWORD (tests/browser reuses this too)."""
+    for username, role in (("agent1", "agent"), ("auditor1", "auditor"), ("supervisor1", "supervisor")):
+        done = subprocess.run(
+            [
+                running.python,
+                "-m",
+                "gateway.cli",
+                "create-user",
+                username,
+                "--role",
+                role,
+                "--password",
+                PASSWORD,
+            ],
+            cwd=infra.ROOT,
+            env={**os.environ, **running.env},
+            check=False,
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, f"create-user {username} failed: {done.stderr[-2000:]}"
 
 
 @pytest.fixture(scope="session")

@@ -204,6 +204,9 @@ def required_env(process: str) -> set[str]:
         reads = {m[1]: m[2] for m in re.finditer(r"\$\{([A-Z][A-Z0-9_]*)(?::([^}]*))?\}", config)}
     elif process.startswith("relay-"):
         reads = python_reads(ROOT / "casekit" / "relay.py", fill=process.removeprefix("relay-"))
+    elif process in dict(launcher.ADAPTERS):
+        module = dict(launcher.ADAPTERS)[process]
+        reads = python_reads(ROOT / "services" / "notifications" / "adapters" / f"{module}.py")
     else:
         reads = python_reads(ROOT / "gateway" / "settings.py")
         if process == "gateway":
@@ -308,7 +311,7 @@ def test_dependencies_wait_for_health_and_everything_has_a_check() -> None:
 def test_services_can_scale() -> None:
     for name, service in SERVICES.items():
         assert "container_name" not in service and "links" not in service, name
-        if name in PYTHON and name != "gateway":
+        if name in PYTHON and name not in ("gateway", "smtp-in"):  # the two that listen on host ports
             assert "ports" not in service and "hostname" not in service, name
     assert SERVICES["search"]["deploy"]["replicas"] == 1
     assert "ONE replica" in (ROOT / "docker-compose.yml").read_text()
