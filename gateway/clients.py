@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from flask import g, has_request_context
+from nameko.amqp.publish import Publisher
 from nameko.exceptions import RemoteError, RpcTimeout
 from nameko.standalone.rpc import ClusterRpcProxy
 
@@ -77,6 +78,10 @@ class PooledRpc:
     def __init__(self, amqp_uri: str, timeout: float) -> None:
         self.config = {"AMQP_URI": amqp_uri}
         self.timeout = timeout
+        # A frozen broker accepts the bytes but never confirms the publish, and nameko waits for the
+        # confirm without a bound: socket read/write timeouts make that wait fail within the RPC
+        # timeout, so the caller gets 503 instead of a hung worker.
+        Publisher.transport_options = {"read_timeout": timeout, "write_timeout": timeout}
         self.local = threading.local()
 
     def _proxy(self) -> Any:

@@ -52,7 +52,9 @@ class RefreshToken(Base):
     user_id: Mapped[str] = mapped_column(String(36), index=True)
     family: Mapped[str] = mapped_column(String(36), index=True)
     epoch: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, server_default=func.now()
+    )
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -78,7 +80,9 @@ class ApiKey(Base):
     teams: Mapped[list[str]] = mapped_column(JSON, default=list)
     scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_by: Mapped[str] = mapped_column(String(300))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, server_default=func.now()
+    )
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
@@ -94,6 +98,16 @@ class IdempotencyRecord(Base):
     status: Mapped[int | None] = mapped_column(Integer, nullable=True)
     headers: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     body: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+
+class RateLimitCounter(Base):
+    """A counter of ``gateway.ratelimit``. The migration creates the table UNLOGGED (a crash may lose
+    counts, never data); the model only declares its columns."""
+
+    __tablename__ = "rate_limits"
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 def create_user(

@@ -88,6 +88,18 @@ def running_suite(
             suite.stop()
 
 
+def create_user(suite: Suite, username: str, role: str, password: str, team: str | None = None) -> None:
+    """``gateway.cli create-user`` against the suite's gateway database."""
+    argv = [suite.python, "-m", "gateway.cli", "create-user", username, "--role", role]
+    argv += ["--password", password]
+    if team:
+        argv += ["--team", team]
+    done = subprocess.run(
+        argv, cwd=infra.ROOT, env={**os.environ, **suite.env}, check=False, capture_output=True, text=True
+    )
+    assert done.returncode == 0, f"create-user {username} failed: {done.stderr[-2000:]}"
+
+
 def seed_admin(suite: Suite) -> None:
     subprocess.run(
         [suite.python, "-m", "gateway.cli", "seed-demo", "--username", ADMIN[0], "--password", ADMIN[1]],

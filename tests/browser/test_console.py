@@ -106,7 +106,8 @@ def test_search_and_open_a_case(console: Console, admin: Client) -> None:
     page.get_by_role("button", name="Search", exact=True).click()
     result = page.get_by_role("link", name=re.compile(case["reference"]))
     result.wait_for()
-    assert page.locator("mark", has_text=re.compile("pensioner", re.I)).count() >= 1
+    # instant results (typeahead) may show first; the full results bring the highlighted snippets
+    page.locator("mark", has_text=re.compile("pensioner", re.I)).first.wait_for()
     console.shot("search")
     result.click()
     page.get_by_role("heading", name="Smart meter reading disputed by a pensioner").wait_for()
@@ -171,7 +172,8 @@ def test_send_an_email(console: Console, admin: Client, agent: Client) -> None:
     page.get_by_label("Template").select_option("acknowledgement")
     page.get_by_role("button", name="Send").click()
     console.toast("queued for sending")
-    page.get_by_role("heading", name="Messages (1)").wait_for()
+    # the folder reloads after sending; on a loaded machine a slow part is retried once (2 x RPC timeout)
+    page.get_by_role("heading", name="Messages (1)").wait_for(timeout=60000)
     console.shot("send-email")
     sent = agent.get(f"/api/v1/cases/{case['id']}/messages").json()
     assert [(m["channel"], m["to"]) for m in sent] == [("email", case["parties"][0]["emails"][0])]

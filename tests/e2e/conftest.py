@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Callable, Iterator
 
 import psycopg2
@@ -11,7 +9,7 @@ import pytest
 
 from casekit.launcher import Suite
 from casekit.testing import infra
-from casekit.testing.suite import Client, running_suite
+from casekit.testing.suite import Client, create_user, running_suite
 from casekit.testing.waiting import eventually  # noqa: F401 - re-exported for the tests
 
 pytestmark = pytest.mark.e2e
@@ -51,25 +49,7 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
 def add_users(running: Suite) -> None:
     """agent1, auditor1 and supervisor1 with PASSWORD (tests/browser reuses this too)."""
     for username, role in (("agent1", "agent"), ("auditor1", "auditor"), ("supervisor1", "supervisor")):
-        done = subprocess.run(
-            [
-                running.python,
-                "-m",
-                "gateway.cli",
-                "create-user",
-                username,
-                "--role",
-                role,
-                "--password",
-                PASSWORD,
-            ],
-            cwd=infra.ROOT,
-            env={**os.environ, **running.env},
-            check=False,
-            capture_output=True,
-            text=True,
-        )
-        assert done.returncode == 0, f"create-user {username} failed: {done.stderr[-2000:]}"
+        create_user(running, username, role, PASSWORD)
 
 
 @pytest.fixture(scope="session")

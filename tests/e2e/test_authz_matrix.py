@@ -18,8 +18,6 @@ check would show as a 2xx (and a real change). Allowed callers only read.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,8 +26,7 @@ import pytest
 import requests
 
 from casekit.launcher import Suite
-from casekit.testing import infra
-from casekit.testing.suite import Client
+from casekit.testing.suite import Client, create_user
 from tests.e2e.conftest import PASSWORD
 
 pytestmark = pytest.mark.e2e
@@ -221,7 +218,7 @@ PARAMS_STATIC = {
     "locale": "en",
     "view": "dfg",
     "name": "backlog",
-    "case_type": "complaint",
+    "case_type": "matrix_type",  # never a real type: the PUT must not change the policy of later tests
 }
 
 
@@ -231,26 +228,6 @@ class World:
     values: dict[str, str]
     callers: dict[str, requests.Session] = field(default_factory=dict)
     red_markers: tuple[str, ...] = ()
-
-
-def create_user(suite: Suite, username: str, role: str, team: str | None) -> None:
-    argv = [
-        suite.python,
-        "-m",
-        "gateway.cli",
-        "create-user",
-        username,
-        "--role",
-        role,
-        "--password",
-        PASSWORD,
-    ]
-    if team:
-        argv += ["--team", team]
-    done = subprocess.run(
-        argv, cwd=infra.ROOT, env={**os.environ, **suite.env}, check=False, capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
 
 
 def login(suite: Suite, username: str | None) -> requests.Session:
@@ -295,7 +272,7 @@ def world(suite: Suite, admin: Client) -> World:
         "blue_supervisor": (SUPERVISOR, "blue"),
     }
     for name, (role, team) in callers.items():
-        create_user(suite, f"mx-{name.replace('_', '-')}-{tag}", role, team)
+        create_user(suite, f"mx-{name.replace('_', '-')}-{tag}", role, PASSWORD, team)
     sessions = {name: login(suite, f"mx-{name.replace('_', '-')}-{tag}") for name in callers}
     sessions["admin"] = admin.http
     sessions["anonymous"] = login(suite, None)

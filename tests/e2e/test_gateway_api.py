@@ -3,42 +3,23 @@ keys, refresh and revocation, API keys, metrics across workers, readiness, traci
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import uuid
 
 import pytest
 import requests
 
 from casekit.launcher import Suite
-from casekit.testing import infra
-from casekit.testing.suite import Client
+from casekit.testing.suite import Client, create_user
 from tests.e2e.conftest import PASSWORD
 
 pytestmark = pytest.mark.e2e
 
 
-def create_user(suite: Suite, role: str, team: str | None = None) -> str:
+def fresh_user(suite: Suite, role: str, team: str | None = None) -> str:
     """A fresh user (tests that revoke sessions must not revoke the shared fixtures')."""
     username = f"{role}-{uuid.uuid4().hex[:8]}"
-    argv = [
-        suite.python,
-        "-m",
-        "gateway.cli",
-        "create-user",
-        username,
-        "--role",
-        role,
-        "--password",
-        PASSWORD,
-    ]
-    if team:
-        argv += ["--team", team]
-    done = subprocess.run(
-        argv, cwd=infra.ROOT, env={**os.environ, **suite.env}, check=False, capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
+    create_user(suite, username, role, PASSWORD, team)
     return username
 
 
@@ -120,7 +101,7 @@ def test_an_expired_key_runs_again_and_keys_are_kept_a_day(admin: Client, sql) -
 
 def test_refresh_tokens_rotate_and_revocation_is_immediate_on_every_worker(suite: Suite) -> None:
     base = suite.gateway_url + "/api/v1"
-    username = create_user(suite, "agent")
+    username = fresh_user(suite, "agent")
     pair = requests.post(
         f"{base}/auth/token", json={"username": username, "password": PASSWORD}, timeout=10
     ).json()

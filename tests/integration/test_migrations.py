@@ -26,12 +26,14 @@ MODELS = {
     "documents": "services.documents.models",
     "routing": "services.routing.models",
     "notifications": "services.notifications.models",
-    "gateway": "gateway.users",
+    "gateway": "gateway.webhooks.models",  # imports gateway.users: every gateway table
+    "search": "services.search.reports.models",  # the reports read model
 }
 
 
 def metadata_of(service: str) -> MetaData:
-    return importlib.import_module(MODELS[service]).Base.metadata
+    module = importlib.import_module(MODELS[service])
+    return module.Base.metadata if hasattr(module, "Base") else module.metadata
 
 
 def schema_diff(url: str, metadata: MetaData) -> list[Any]:
