@@ -123,6 +123,12 @@ class Console:
         except Exception as exc:  # noqa: BLE001 - say what the console said instead
             shown = self.page.locator("#toast").inner_text()
             raise AssertionError(f"expected a message with {text!r}, the console said {shown!r}") from exc
+        self.settled()
+
+    def settled(self) -> None:
+        """Wait until the case folder is not reloading (``aria-busy``), as a user waits for the page
+        to stop changing before the next click: a reload must not replace a control mid-use."""
+        self.page.locator("#folder-pane:not([aria-busy])").wait_for(state="attached", timeout=60000)
 
     def shot(self, name: str) -> list[Path]:
         """Desktop and phone screenshots of the current state, each checked by axe-core."""
@@ -158,7 +164,7 @@ class Console:
 @pytest.fixture
 def console(browser: Any, suite: Suite) -> Iterator[Console]:
     context = browser.new_context(viewport=DESKTOP, locale="en-GB", timezone_id="Europe/London")
-    context.set_default_timeout(20000)
+    context.set_default_timeout(45000)  # a folder reload may retry a slow part (2 x RPC timeout)
     page = context.new_page()
     tab = Console(page, suite.gateway_url)
     try:

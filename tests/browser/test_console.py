@@ -48,6 +48,7 @@ def test_work_the_checklist_add_a_note_and_move_the_stage(
     console.go(f"#/case/{case['id']}")
     page = console.page
     page.get_by_role("heading", name="Overcharged on my gas bill").wait_for()
+    console.settled()
     console.shot("case-folder")
 
     page.get_by_label("Acknowledge receipt to the customer").check()
@@ -81,10 +82,12 @@ def test_upload_a_document_and_preview_it(console: Console, admin: Client, agent
     console.go(f"#/case/{case['id']}")
     page = console.page
     page.get_by_role("heading", name="Photo of the meter").wait_for()
+    console.settled()
     page.get_by_label("Kind").select_option("photo")
     page.get_by_label("Files to upload").set_input_files(
         files=[{"name": "meter.png", "mimeType": "image/png", "buffer": PNG}]
     )
+    console.toast("Uploaded meter.png")
     page.get_by_role("button", name="Preview meter.png").click()
     page.get_by_role("img", name="Preview of meter.png").wait_for()
     console.shot("document-preview")
@@ -111,6 +114,7 @@ def test_search_and_open_a_case(console: Console, admin: Client) -> None:
     console.shot("search")
     result.click()
     page.get_by_role("heading", name="Smart meter reading disputed by a pensioner").wait_for()
+    console.settled()
 
     page.get_by_label("Look up by").select_option("reference")
     page.get_by_label("Lookup value").fill(case["reference"])
@@ -126,6 +130,7 @@ def test_supervisor_overrides_a_stage_with_a_reason(
     console.go(f"#/case/{case['id']}")
     page = console.page
     page.get_by_role("heading", name="Escalated by the ombudsman").wait_for()
+    console.settled()
     page.get_by_text("Supervisor override").click()
     page.get_by_label("Move to stage").select_option("responded")
     page.get_by_role("button", name="Override").click()
@@ -168,6 +173,7 @@ def test_send_an_email(console: Console, admin: Client, agent: Client) -> None:
     console.go(f"#/case/{case['id']}")
     page = console.page
     page.get_by_role("heading", name="Please write to me").wait_for()
+    console.settled()
     page.get_by_label("Channel").select_option("email")
     page.get_by_label("Template").select_option("acknowledgement")
     page.get_by_role("button", name="Send").click()
@@ -192,6 +198,7 @@ def test_supervisor_reassigns(console: Console, admin: Client, agent: Client, su
     console.go(f"#/case/{case['id']}")
     page = console.page
     page.get_by_role("heading", name="Reassign me please").wait_for()
+    console.settled()
     page.get_by_label("Assign to (user id)").fill(agent_id)
     page.get_by_label("Reason (optional)").fill("Ann's account manager")
     page.get_by_role("button", name="Assign", exact=True).click()

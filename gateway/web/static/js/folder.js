@@ -31,6 +31,8 @@ export function showEmptyFolder() {
 export async function openCase(id, { keepFocus = false } = {}) {
   const pane = $("#folder-pane");
   if (folderState.id !== id) clear(pane, h("p", { class: "muted", text: "Loading the case folder…" }));
+  pane.setAttribute("aria-busy", "true"); // until this load and any retry of missing parts are done
+  let again = false;
   try {
     const { data, etag } = await request(`/cases/${enc(id)}`);
     folderState.id = id;
@@ -40,7 +42,7 @@ export async function openCase(id, { keepFocus = false } = {}) {
     render(keepFocus);
     // parts of the folder a slow service could not give in time: ask again once, shortly
     if ((data.missing || []).length && !openCase.retried) {
-      openCase.retried = true;
+      openCase.retried = again = true;
       setTimeout(() => reload().finally(() => (openCase.retried = false)), 1500);
     }
   } catch (error) {
@@ -53,6 +55,8 @@ export async function openCase(id, { keepFocus = false } = {}) {
       pane,
       h("div", { class: "empty" }, h("h2", { text: "Case not available" }), h("p", { class: "error", text: error.status === 404 ? "This case does not exist or you may not see it." : error.message })),
     );
+  } finally {
+    if (!again) pane.removeAttribute("aria-busy");
   }
 }
 
