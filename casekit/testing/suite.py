@@ -29,6 +29,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# tests and benchmarks drive the gateway hard from one address and a few users: the rate limits
+# are tested on their own (tests/unit/gateway); here they must not shape the figures
+LOAD_LIMITS = {
+    "RATE_LIMIT_IP": "1000000/minute",
+    "RATE_LIMIT_USER": "1000000/minute",
+    "RATE_LIMIT_AUTH": "100000/minute",
+}
+
+
 @contextmanager
 def running_suite(
     run_dir: Path,
@@ -76,6 +85,7 @@ def running_suite(
             amqp_uri=amqp_uri,
             pg=f"{infra.PG_USER}:{infra.PG_PASSWORD}@{hostport}",
         )
+        env.update(LOAD_LIMITS)
         env.update(extra_env or {})
         env["CASEWORK_VHOST"] = amqp_uri.rsplit("/", 1)[1]
         suite = Suite(run_dir, env, python=sys.executable)
