@@ -206,8 +206,3 @@ def staff(by: Client, queue: str, member: Client, role: str = "agent") -> str:
     response = by.request("PUT", f"/api/v1/queues/{queue}/members/{uid}", json={"role": role})
     assert response.status_code == 200, response.text
     return uid
-
-
-def has_route(client: Client, method: str, path: str) -> bool:
-    doc = client.get("/api/v1/docs/openapi.json").json()
-    return method.lower() in doc.get("paths", {}).get(path, {})
