@@ -25,6 +25,8 @@ from casekit.launcher import Suite
 from casekit.testing import infra
 from casekit.testing.broker import OwnBroker
 from casekit.testing.suite import Client, running_suite
+
+# package-scoped fixtures: imported here, they serve (and end with) the browser package's suite
 from tests.e2e.conftest import E2E_ENV, PASSWORD, add_users, admin, agent, supervisor  # noqa: F401 - reused
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
@@ -44,7 +46,9 @@ SHOTS = Path(os.environ.get("SCREENSHOT_DIR", infra.ROOT / "run" / "screenshots"
 BLOCKING = ("serious", "critical")
 
 
-@pytest.fixture(scope="session")
+# Package scope: the browser suite (its own broker and every process) is stopped as soon as the
+# journeys are done, not kept running beside the end-to-end suite until the session ends.
+@pytest.fixture(scope="package")
 def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
     """The e2e suite on a RabbitMQ node of its own (no vhost churn on the shared broker)."""
     if not CHROMIUM.exists():
@@ -65,7 +69,7 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
         broker.kill()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing (bin/browser-deps installs Debian's chromium as root)")
@@ -91,7 +95,14 @@ class Console:
         self.errors: list[str] = []
         self.urls: list[str] = []
         self.token: str | None = None
+        self.said: list[str] = []  # what the page logged and which calls failed: shown on failure
         page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
+        page.on("console", lambda msg: self.said.append(f"console.{msg.type}: {msg.text[:300]}"))
+        page.on(
+            "response",
+            lambda r: r.status >= 400 and self.said.append(f"HTTP {r.status} {r.request.method} {r.url}"),
+        )
+        page.on("requestfailed", lambda r: self.said.append(f"failed {r.method} {r.url}: {r.failure}"))
         page.on(
             "console",
             lambda msg: (
@@ -111,6 +122,9 @@ class Console:
         self.page.get_by_label("Password").fill(password)
         self.page.get_by_role("button", name="Sign in").click()
         self.page.get_by_role("heading", name="My work").wait_for()
+        # signed in, the API's capabilities read and the first view drawn: only now does a
+        # navigation by the user (or the test) land on a console that is ready for it
+        self.page.locator("body[data-ready]").wait_for(state="attached")
         self.token = self.page.evaluate("JSON.parse(sessionStorage.getItem('casework.session')).token")
 
     def go(self, hash_path: str) -> None:
@@ -161,8 +175,40 @@ class Console:
             assert not leaked, f"token in a URL: {leaked[:3]}"
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call":
+        item.stash[CALL_FAILED] = report.failed
+
+
+CALL_FAILED = pytest.StashKey[bool]()
+LOG_LINES = 25
+LEVEL = re.compile(r'"level": ?"(warning|error|critical)"')
+
+
+def diagnosis(tab: Console, suite: Suite) -> str:
+    """What the page showed and said and what the processes logged: a failed journey on a CI
+    machine must say why, not only which locator timed out."""
+    parts = []
+    try:
+        parts.append("toast: " + tab.page.locator("#toast").inner_text(timeout=1000))
+        busy = tab.page.locator("#folder-pane[aria-busy]").count()
+        parts.append(f"folder pane busy: {bool(busy)}")
+    except Exception as exc:  # noqa: BLE001 - the page may be gone
+        parts.append(f"page not readable: {exc!r}")
+    parts.append("browser:\n  " + "\n  ".join(tab.said[-40:]))
+    for log in sorted((suite.run_dir / "logs").glob("*.log")):
+        lines = log.read_text(errors="replace").splitlines()
+        bad = [line[:400] for line in lines if LEVEL.search(line) or "Traceback" in line]
+        if bad:
+            parts.append(f"{log.name} (last warnings and errors):\n  " + "\n  ".join(bad[-LOG_LINES:]))
+    return "\n".join(parts)
+
+
 @pytest.fixture
-def console(browser: Any, suite: Suite) -> Iterator[Console]:
+def console(request: pytest.FixtureRequest, browser: Any, suite: Suite) -> Iterator[Console]:
     context = browser.new_context(viewport=DESKTOP, locale="en-GB", timezone_id="Europe/London")
     context.set_default_timeout(45000)  # a folder reload may retry a slow part (2 x RPC timeout)
     page = context.new_page()
@@ -171,6 +217,8 @@ def console(browser: Any, suite: Suite) -> Iterator[Console]:
         yield tab
         tab.assert_clean()
     finally:
+        if request.node.stash.get(CALL_FAILED, False):
+            request.node.add_report_section("call", "console diagnosis", diagnosis(tab, suite))
         context.close()
 
 

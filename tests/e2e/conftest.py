@@ -39,7 +39,7 @@ E2E_ENV = {
 PASSWORD = "casework-e2e-password"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
     with running_suite(tmp_path_factory.mktemp("suite"), extra_env=E2E_ENV) as running:
         add_users(running)
@@ -52,27 +52,27 @@ def add_users(running: Suite) -> None:
         create_user(running, username, role, PASSWORD)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def admin(suite: Suite) -> Client:
     return Client(suite.gateway_url)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def agent(suite: Suite) -> Client:
     return Client(suite.gateway_url, "agent1", PASSWORD)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def auditor(suite: Suite) -> Client:
     return Client(suite.gateway_url, "auditor1", PASSWORD)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def supervisor(suite: Suite) -> Client:
     return Client(suite.gateway_url, "supervisor1", PASSWORD)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def anonymous(suite: Suite) -> Client:
     return Client(suite.gateway_url, username="")
 
@@ -86,7 +86,7 @@ def superuser_connect(dbname: str) -> psycopg2.extensions.connection | None:
         return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def sql(suite: Suite) -> Callable[[str, str, tuple], list[tuple]]:
     """Run a query against one service's database: ``sql("cases", "SELECT ...", params)``.
 
@@ -114,7 +114,7 @@ def sql(suite: Suite) -> Callable[[str, str, tuple], list[tuple]]:
     return run
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def app_sql(suite: Suite) -> Callable[[str, str, tuple], list[tuple]]:
     """Like ``sql``, as the application's database role (what the services can and cannot do)."""
 

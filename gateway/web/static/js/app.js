@@ -8,6 +8,7 @@ import { lookup, runSearch } from "./search.js";
 import { showReports, showSupervisor } from "./supervisor.js";
 
 function showSignIn(message = "") {
+  delete document.body.dataset.ready;
   stopInbox();
   $("#app-view").hidden = true;
   $("#signin-view").hidden = false;
@@ -27,6 +28,7 @@ async function showApp() {
   $('[data-view="reports"]').hidden = !(supervisor || hasRole("auditor")) || !caps.has("GET", "/reports/{}");
   initInbox();
   await route();
+  document.body.dataset.ready = "true"; // signed in, capabilities known, first view drawn
 }
 
 function setView(name) {
@@ -38,9 +40,11 @@ function setView(name) {
 }
 
 let queueShown = false;
+let routes = 0; // only the newest navigation may change the folder pane
 async function route() {
   if (!current()) return showSignIn();
   if (!caps.paths) return; // showApp routes once the capabilities are known
+  const seq = ++routes;
   const hash = location.hash.replace(/^#/, "") || "/work";
   const [path, query = ""] = hash.split("?");
   const params = new URLSearchParams(query);
@@ -66,7 +70,7 @@ async function route() {
     document.body.classList.remove("case-open");
     queueShown = true;
     await loadQueue();
-    showEmptyFolder();
+    if (seq === routes) showEmptyFolder();
   }
 }
 

@@ -1,13 +1,15 @@
 // The case folder: header, SLA clocks, assignment, stage actions, checklist and tasks, notes,
 // messages, documents, parties, links, timeline and audit. Every change sends If-Match.
-import { ApiError, current, enc, get, hasRole, missing, patch, post, request } from "./api.js";
+import { current, enc, get, hasRole, missing, post, request } from "./api.js";
 import { documentsPanel } from "./documents.js";
 import { $, announce, clear, field, h, select, timeLeft, timeTag, when } from "./dom.js";
 import { messagesPanel } from "./messages.js";
 import { assignmentPanel, slaPanel } from "./routing.js";
+import { busy, change, folderState, reload, setReloader, stageName } from "./state.js";
+import { checklist, notes } from "./tasks.js";
 
+export { folderState };
 const types = new Map();
-export const folderState = { id: null, folder: null, etag: null, type: null };
 
 async function caseType(key, version) {
   const cacheKey = `${key}@${version}`;
@@ -20,7 +22,33 @@ async function caseType(key, version) {
   return types.get(cacheKey);
 }
 
+// Loads are numbered: only the newest one may draw, so a slow answer never overwrites a newer
+// folder (or another case opened meanwhile). Parts a slow service could not give in time are
+// asked for once more, shortly; the pane stays busy until then, and a newer load cancels it.
+let loads = 0;
+let retry = null;
+function cancelRetry() {
+  if (retry) {
+    clearTimeout(retry.timer);
+    retry.done();
+    retry = null;
+  }
+}
+function retrySoon(id) {
+  busy(
+    new Promise((done) => {
+      const timer = setTimeout(() => {
+        retry = null;
+        openCase(id, { keepFocus: true, again: true }).finally(done);
+      }, 1500);
+      retry = { timer, done };
+    }),
+  );
+}
+
 export function showEmptyFolder() {
+  loads += 1;
+  cancelRetry();
   folderState.id = null;
   clear(
     $("#folder-pane"),
@@ -28,39 +56,41 @@ export function showEmptyFolder() {
   );
 }
 
-export async function openCase(id, { keepFocus = false } = {}) {
+export function openCase(id, { keepFocus = false, again = false } = {}) {
   const pane = $("#folder-pane");
+  const seq = ++loads;
+  cancelRetry();
   if (folderState.id !== id) clear(pane, h("p", { class: "muted", text: "Loading the case folder…" }));
-  pane.setAttribute("aria-busy", "true"); // until this load and any retry of missing parts are done
-  let again = false;
-  try {
-    const { data, etag } = await request(`/cases/${enc(id)}`);
-    folderState.id = id;
-    folderState.folder = data;
-    folderState.etag = etag || String(data.version);
-    folderState.type = (await caseType(data.type, data.type_version)).definition || {};
-    render(keepFocus);
-    // parts of the folder a slow service could not give in time: ask again once, shortly
-    if ((data.missing || []).length && !openCase.retried) {
-      openCase.retried = again = true;
-      setTimeout(() => reload().finally(() => (openCase.retried = false)), 1500);
-    }
-  } catch (error) {
-    if (keepFocus && folderState.id === id && error.status !== 404) {
-      announce(`Could not refresh the case: ${error.message}`, "error");
-      return;
-    }
-    folderState.id = null;
-    clear(
-      pane,
-      h("div", { class: "empty" }, h("h2", { text: "Case not available" }), h("p", { class: "error", text: error.status === 404 ? "This case does not exist or you may not see it." : error.message })),
-    );
-  } finally {
-    if (!again) pane.removeAttribute("aria-busy");
-  }
+  return busy(
+    (async () => {
+      try {
+        const { data, etag } = await request(`/cases/${enc(id)}`);
+        const type = (await caseType(data.type, data.type_version)).definition || {};
+        if (seq !== loads) return; // a newer load (or another case) took over
+        folderState.id = id;
+        folderState.folder = data;
+        folderState.etag = etag || String(data.version);
+        folderState.type = type;
+        render(keepFocus);
+        if ((data.missing || []).length && !again) retrySoon(id);
+      } catch (error) {
+        if (seq !== loads) return;
+        if (keepFocus && folderState.id === id && error.status !== 404) {
+          announce(`Could not refresh the case: ${error.message}`, "error");
+          return;
+        }
+        folderState.id = null;
+        clear(
+          pane,
+          h("div", { class: "empty" }, h("h2", { text: "Case not available" }), h("p", { class: "error", text: error.status === 404 ? "This case does not exist or you may not see it." : error.message })),
+        );
+      }
+    })(),
+  );
 }
 
-export const reload = () => folderState.id && openCase(folderState.id, { keepFocus: true });
+setReloader(() => (folderState.id ? openCase(folderState.id, { keepFocus: true }) : Promise.resolve()));
+export { reload };
 
 // Something changed the open case (live event): offer to reload rather than redraw under the
 // user's hands (a half-typed note survives).
@@ -71,27 +101,6 @@ export function caseChanged() {
     h("div", { class: "warning changed-banner", role: "status" }, "This case has changed. ", h("button", { type: "button", text: "Show the changes", onclick: () => reload() })),
   );
 }
-
-// Run a change to the case with If-Match; on 412 reload and say so; always reload after.
-export async function change(fn, success) {
-  try {
-    const result = await fn(folderState.etag);
-    await reload();
-    if (success) announce(success);
-    return result;
-  } catch (error) {
-    if (error instanceof ApiError && error.status === 412) {
-      announce("Someone changed this case meanwhile: the folder is reloaded, please try again.", "error");
-      await reload();
-    } else {
-      const fields = error.fields && error.fields.length ? ` (${error.fields.map((f) => `${f.field}: ${f.message}`).join("; ")})` : "";
-      announce(`${error.message}${fields}`, "error");
-    }
-    throw error;
-  }
-}
-
-const stageName = (key) => ((folderState.type.stages || []).find((s) => s.key === key) || {}).name || key;
 
 function header(c) {
   const work = c.work_item;
@@ -201,95 +210,6 @@ function stageActions(c) {
     );
   }
   return section;
-}
-
-function checklist(c) {
-  const def = folderState.type;
-  const tasks = c.tasks || [];
-  const stageItems = tasks.filter((t) => t.kind === "checklist");
-  const others = tasks.filter((t) => t.kind !== "checklist");
-  const row = (t) => {
-    const box = h("input", { type: "checkbox", checked: !!t.done_at, disabled: c.status === "closed" });
-    box.addEventListener("change", () =>
-      change((v) => patch(`/cases/${enc(c.id)}/tasks/${enc(t.id)}`, { done: box.checked }, { ifMatch: v }), box.checked ? `Done: ${t.title}` : `Reopened: ${t.title}`).catch(() => {}),
-    );
-    const label = h("label", {}, box, ` ${t.title}`);
-    return h(
-      "li",
-      { class: t.done_at ? "task done" : "task" },
-      label,
-      t.required ? h("span", { class: "pill required", text: "required" }) : "",
-      t.stage ? h("span", { class: "pill", text: stageName(t.stage) }) : "",
-      t.due_at ? h("span", { class: "muted", text: ` due ${when(t.due_at)}` }) : "",
-      t.done_by ? h("span", { class: "muted", text: ` · ${t.done_by}` }) : "",
-    );
-  };
-  const menu = [["", "Ad-hoc task (type a title)"], ...(def.tasks || []).map((t) => [t.key, t.title || t.key])];
-  const key = select("key", menu, "");
-  const title = h("input", { name: "title", autocomplete: "off" });
-  const add = h(
-    "form",
-    {
-      class: "inline-form",
-      onsubmit: (e) => {
-        e.preventDefault();
-        const body = key.value ? { key: key.value } : { title: title.value.trim() };
-        if (!body.key && !body.title) return announce("Give the task a title or pick one.", "error");
-        change((v) => post(`/cases/${enc(c.id)}/tasks`, body, { ifMatch: v }), "Task added.").catch(() => {});
-      },
-    },
-    field("Add a task", key),
-    field("Title", title),
-    h("button", { type: "submit", text: "Add task" }),
-  );
-  return h(
-    "section",
-    { class: "panel", "aria-labelledby": "tasks-title" },
-    h("h3", { id: "tasks-title", text: "Checklist and tasks" }),
-    stageItems.length ? h("ul", { class: "tasks", "aria-label": "Checklist" }, stageItems.map(row)) : h("p", { class: "muted", text: "No checklist items." }),
-    others.length ? h("ul", { class: "tasks", "aria-label": "Tasks" }, others.map(row)) : "",
-    c.status === "closed" ? "" : add,
-  );
-}
-
-function notes(c) {
-  const body = h("textarea", { name: "body", rows: 3 });
-  const visibility = select("visibility", [["internal", "Internal"], ["customer", "Visible to the customer"]], "internal");
-  const items = [...(c.notes || [])].sort((a, b) => (a.created_at < b.created_at ? 1 : -1));
-  return h(
-    "section",
-    { class: "panel", "aria-labelledby": "notes-title" },
-    h("h3", { id: "notes-title", text: "Notes" }),
-    h(
-      "form",
-      {
-        class: "note-form",
-        onsubmit: (e) => {
-          e.preventDefault();
-          const text = body.value.trim();
-          if (!text) return announce("Write the note first.", "error");
-          change((v) => post(`/cases/${enc(c.id)}/notes`, { body: text, visibility: visibility.value }, { ifMatch: v }), "Note added.").catch(() => {});
-        },
-      },
-      field("New note", body),
-      field("Visibility", visibility),
-      h("button", { type: "submit", class: "primary", text: "Add note" }),
-    ),
-    items.length
-      ? h(
-          "ol",
-          { class: "notes" },
-          items.map((n) =>
-            h(
-              "li",
-              { class: `note ${n.visibility}` },
-              h("p", { class: "note-meta" }, h("strong", { text: n.author || "system" }), " · ", timeTag(n.created_at), n.visibility === "customer" ? h("span", { class: "pill", text: "customer" }) : "", n.revision > 1 ? h("span", { class: "muted", text: ` (edited, rev ${n.revision})` }) : ""),
-              h("p", { class: "note-body", text: n.body }),
-            ),
-          ),
-        )
-      : h("p", { class: "muted", text: "No notes yet." }),
-  );
 }
 
 function parties(c) {
@@ -406,9 +326,9 @@ function render(keepFocus) {
     timeline(c),
     audit(c),
   );
-  slaPanel(c, $("#sla-slot"));
+  busy(slaPanel(c, $("#sla-slot")));
   assignmentPanel(c, $("#assignment-slot"), reload);
-  messagesPanel(c, $("#messages-slot"), reload);
+  busy(messagesPanel(c, $("#messages-slot"), reload));
   for (const id of openDetails) {
     const d = document.getElementById(id);
     if (d) d.open = true;
