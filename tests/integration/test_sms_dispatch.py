@@ -15,6 +15,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
@@ -189,11 +190,13 @@ def test_a_refusal_for_good_is_not_retried(dispatcher: Callable, provider: Provi
 
 
 def crash_after_handover(one: Dispatcher, message_id: str) -> None:
-    """Claim, hand the SMS to the provider, and die before recording ``sent``."""
+    """Claim, hand the SMS to the provider, and die before recording ``sent``; by the time another
+    dispatcher looks, the lease has run out (moved into the past: no waiting in the test)."""
     with one.sessions() as s:
-        row = outbound.claim(s, now=utcnow(), lease=0.01)
+        row = outbound.claim(s, now=utcnow(), lease=30)
         assert row is not None and row.id == message_id
         outbound.transmitting(row)
+        row.lease_until = utcnow() - timedelta(seconds=1)
         s.commit()
         send_sms(row, one.config)  # the provider has it; the process "dies" here
 
