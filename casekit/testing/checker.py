@@ -134,8 +134,15 @@ def check(
     tag: str,
     drain_timeout: float = 90.0,
     recovery_s: float | None = None,
+    max_drain: float = 1200.0,
 ) -> Verdict:
-    """Wait (bounded) for the system to drain, then classify every operation and effect."""
+    """Wait for the system to drain, then classify every operation and effect.
+
+    Draining is waiting for quiescence, not for a fixed time: the wait goes on while effects keep
+    arriving (a backlog of thousands of events after a fault is being worked off, not lost) and
+    ends when everything is in, when nothing has changed for ``drain_timeout`` seconds, or after
+    ``max_drain`` seconds in all.
+    """
     acked = {op.key: op for op in ops if op.outcome == "ok"}
     verdict = Verdict(
         fault=fault,
@@ -152,20 +159,25 @@ def check(
     verdict.duplicated = [k for k, n in per_key.items() if n > 1]
     verdict.phantoms = [k for k in per_key if k not in asked]
     case_ids = [case_id for _, case_id in rows]
-    started = time.monotonic()
+    started = progressed = time.monotonic()
+    outstanding: tuple[int, ...] | None = None
     while True:
         try:
             verdict.effects = _effects(suite, case_ids)
         except Exception as exc:  # noqa: BLE001 - a consumer still recovering: ask again until the deadline
-            if time.monotonic() - started > drain_timeout:
+            if time.monotonic() - progressed > drain_timeout:
                 raise
             verdict.effects = {"unknown": Counter(missing=len(case_ids))}
             print(f"checker: effects not readable yet ({exc!r}); retrying")
             time.sleep(2)
             continue
         verdict.unsent_outbox = sum(query(suite, s, UNSENT)[0][0] for s in OUTBOX_SERVICES)
-        if verdict.clean or time.monotonic() - started > drain_timeout:
+        now = time.monotonic()
+        if verdict.clean or now - progressed > drain_timeout or now - started > max_drain:
             break
+        still = (*(c["missing"] + c["doubled"] for c in verdict.effects.values()), verdict.unsent_outbox)
+        if still != outstanding:
+            outstanding, progressed = still, now
         time.sleep(0.5)
     verdict.drain_s = time.monotonic() - started
     return verdict
@@ -199,7 +211,8 @@ def record(verdict: Verdict) -> None:
     if not path:
         return
     with open(path, "a") as out:
-        out.write(json.dumps({"row": verdict.row(), "clean": verdict.clean}) + "\n")
+        effects = {name: dict(counts) for name, counts in verdict.effects.items()}
+        out.write(json.dumps({"row": verdict.row(), "clean": verdict.clean, "effects": effects}) + "\n")
 
 
 def table_from_rows(rows: list[list[str]], markdown: bool = False) -> str:
