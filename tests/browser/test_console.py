@@ -182,24 +182,60 @@ def test_send_an_email(console: Console, admin: Client, agent: Client) -> None:
     assert case["reference"] in sent[0]["subject"] + sent[0]["body"]
 
 
-def test_supervisor_reassigns(console: Console, admin: Client, agent: Client, supervisor: Client) -> None:
+def name_agent(admin: Client, user_id: str, display_name: str) -> None:
+    """Give an agent's profile a display name (If-Match with the profile's ETag when it has one)."""
+    etag = admin.get(f"/api/v1/agents/{user_id}").headers.get("ETag")
+    response = admin.request(
+        "PUT",
+        f"/api/v1/agents/{user_id}",
+        json={"display_name": display_name},
+        headers={"If-Match": etag} if etag else {},
+    )
+    assert response.status_code == 200, response.text
+
+
+def test_supervisor_assigns_through_the_picker(
+    console: Console, admin: Client, agent: Client, supervisor: Client
+) -> None:
     case = open_case(admin, "Reassign me please")
     eventually(lambda: folder(supervisor, case["id"])["work_item"] is not None, timeout=30)
     queue = folder(supervisor, case["id"])["work_item"]["queue"]
     agent_id = staff(admin, queue, agent)
-    staff(admin, queue, supervisor, "supervisor")
+    supervisor_id = staff(admin, queue, supervisor, "supervisor")
+    name_agent(admin, agent_id, "Alex Agent")
     console.sign_in("supervisor1", PASSWORD)
     console.go(f"#/case/{case['id']}")
     page = console.page
     page.get_by_role("heading", name="Reassign me please").wait_for()
     console.settled()
-    page.get_by_label("Assign to (user id)").fill(agent_id)
+
+    # agents by display name with their load, picked from a labelled list
+    picker = page.get_by_label("Assign to", exact=True)
+    offered = picker.locator(f'option[value="{agent_id}"]').inner_text()
+    assert re.match(r"Alex Agent — \d+ of \d+ cases", offered), offered
+    picker.select_option(agent_id)
+    page.get_by_text(re.compile(r"Alex Agent has \d+ open cases? for a capacity of \d+")).wait_for()
     page.get_by_label("Reason (optional)").fill("Ann's account manager")
     page.get_by_role("button", name="Assign", exact=True).click()
-    console.toast(f"Assigned to {agent_id}")
-    page.get_by_label("Reassign to (user id)").wait_for()
+    console.toast("Assigned to Alex Agent")
+    page.locator(".assigned", has_text="Assigned to Alex Agent").wait_for()
+    assert page.locator("#assignee-fact").inner_text() == "Alex Agent"
     console.shot("supervisor-reassign")
     assert folder(supervisor, case["id"])["work_item"]["assigned_to"] == agent_id
+
+    # a typed user id still works; one who is not in the queue is refused next to the field
+    page.get_by_label("Reassign to", exact=True).select_option(label="Someone else: type a user id")
+    page.get_by_label("User id", exact=True).fill("nobody-in-this-queue")
+    page.get_by_role("button", name="Reassign", exact=True).click()
+    console.toast("One field needs a change")
+    error = page.locator(".field", has=page.get_by_label("User id", exact=True)).locator(".field-error")
+    assert "not a member of queue" in error.inner_text()
+    assert page.get_by_label("User id", exact=True).get_attribute("aria-invalid") == "true"
+    page.get_by_label("User id", exact=True).fill(supervisor_id)
+    page.get_by_role("button", name="Reassign", exact=True).click()
+    console.toast("Assigned to you")
+    page.locator(".assigned", has_text="Assigned to you").wait_for()
+    assert folder(supervisor, case["id"])["work_item"]["assigned_to"] == supervisor_id
 
 
 def test_supervisor_reads_the_reports_and_the_process_graph(console: Console) -> None:

@@ -1,12 +1,15 @@
 // The case folder: header, SLA clocks, assignment, stage actions, checklist and tasks, notes,
 // messages, documents, parties, links, timeline and audit. Every change sends If-Match.
 import { current, enc, get, hasRole, missing, post, request } from "./api.js";
+import { assignmentPanel } from "./assign.js";
 import { documentsPanel } from "./documents.js";
 import { $, announce, clear, field, h, select, timeLeft, timeTag, when } from "./dom.js";
 import { messagesPanel } from "./messages.js";
-import { assignmentPanel, slaPanel } from "./routing.js";
-import { busy, change, folderState, reload, setReloader, stageName } from "./state.js";
-import { checklist, notes } from "./tasks.js";
+import { notes } from "./notes.js";
+import { partiesPanel } from "./parties.js";
+import { slaPanel } from "./routing.js";
+import { busy, change, folderState, nameOf, references, reload, setReloader, stageName } from "./state.js";
+import { checklist } from "./tasks.js";
 
 export { folderState };
 const types = new Map();
@@ -71,6 +74,7 @@ export function openCase(id, { keepFocus = false, again = false } = {}) {
         folderState.folder = data;
         folderState.etag = etag || String(data.version);
         folderState.type = type;
+        references.set(data.id, data.reference);
         render(keepFocus);
         if ((data.missing || []).length && !again) retrySoon(id);
       } catch (error) {
@@ -110,7 +114,7 @@ function header(c) {
     ["Priority", c.priority],
     ["Status", c.resolution ? `${c.status} (${c.resolution})` : c.status],
     ["Queue", work ? work.queue : "—"],
-    ["Assignee", work ? work.assigned_to || "unassigned" : "—"],
+    ["Assignee", work ? (work.assigned_to ? nameOf(work.assigned_to) : "unassigned") : "—"],
     ["Due", c.due_at ? `${when(c.due_at)} · ${timeLeft(c.due_at)}` : "—"],
     ["Opened", when(c.created_at)],
   ];
@@ -119,7 +123,7 @@ function header(c) {
     { class: "folder-head" },
     h("p", { class: "ref", text: c.reference }),
     h("h2", { id: "folder-title", tabindex: "-1", text: c.title }),
-    h("dl", { class: "facts" }, facts.map(([k, v]) => [h("dt", { text: k }), h("dd", { text: v })])),
+    h("dl", { class: "facts" }, facts.map(([k, v]) => [h("dt", { text: k }), h("dd", { id: k === "Assignee" ? "assignee-fact" : null, text: v })])),
     c.missing && c.missing.length ? h("p", { class: "warning", text: `Not available right now: ${c.missing.join(", ")}` }) : "",
     c.description ? h("p", { class: "description", text: c.description }) : "",
   );
@@ -210,19 +214,6 @@ function stageActions(c) {
     );
   }
   return section;
-}
-
-function parties(c) {
-  return h(
-    "details",
-    { class: "panel", open: (c.parties || []).length > 0 },
-    h("summary", {}, h("h3", { text: `Parties (${(c.parties || []).length})` })),
-    (c.parties || []).length
-      ? h("ul", { class: "plain" }, c.parties.map((p) => h("li", {}, h("strong", { text: p.name }), ` — ${p.role}`, p.emails.length ? ` · ${p.emails.join(", ")}` : "", p.phones.length ? ` · ${p.phones.join(", ")}` : "")))
-      : h("p", { class: "muted", text: "No parties." }),
-    (c.links || []).length ? [h("h4", { text: "Linked cases" }), h("ul", { class: "plain" }, c.links.map((l) => h("li", {}, `${l.kind.replace(/_/g, " ")}: `, h("a", { href: `#/case/${enc(l.case_id)}`, text: l.reference || l.case_id }))))] : "",
-    Object.keys(c.data || {}).length ? [h("h4", { text: "Case data" }), h("dl", { class: "facts" }, Object.entries(c.data).map(([k, v]) => [h("dt", { text: k }), h("dd", { text: typeof v === "object" ? JSON.stringify(v) : String(v) })]))] : "",
-  );
 }
 
 const CATEGORIES = [
@@ -322,12 +313,12 @@ function render(keepFocus) {
     notes(c),
     h("div", { id: "messages-slot" }),
     documentsPanel(c, reload),
-    parties(c),
+    partiesPanel(c),
     timeline(c),
     audit(c),
   );
   busy(slaPanel(c, $("#sla-slot")));
-  assignmentPanel(c, $("#assignment-slot"), reload);
+  busy(assignmentPanel(c, $("#assignment-slot"), reload));
   busy(messagesPanel(c, $("#messages-slot"), reload));
   for (const id of openDetails) {
     const d = document.getElementById(id);

@@ -1,6 +1,6 @@
-// Working the case: the checklist and tasks (tick, add a discretionary or ad-hoc task) and notes.
+// Working the case: the checklist and tasks (tick, add a discretionary or ad-hoc task).
 import { enc, patch, post } from "./api.js";
-import { announce, field, h, select, timeTag, when } from "./dom.js";
+import { announce, field, h, select, when } from "./dom.js";
 import { change, folderState, stageName } from "./state.js";
 
 export function checklist(c) {
@@ -49,45 +49,5 @@ export function checklist(c) {
     stageItems.length ? h("ul", { class: "tasks", "aria-label": "Checklist" }, stageItems.map(row)) : h("p", { class: "muted", text: "No checklist items." }),
     others.length ? h("ul", { class: "tasks", "aria-label": "Tasks" }, others.map(row)) : "",
     c.status === "closed" ? "" : add,
-  );
-}
-
-export function notes(c) {
-  const body = h("textarea", { name: "body", rows: 3 });
-  const visibility = select("visibility", [["internal", "Internal"], ["customer", "Visible to the customer"]], "internal");
-  const items = [...(c.notes || [])].sort((a, b) => (a.created_at < b.created_at ? 1 : -1));
-  return h(
-    "section",
-    { class: "panel", "aria-labelledby": "notes-title" },
-    h("h3", { id: "notes-title", text: "Notes" }),
-    h(
-      "form",
-      {
-        class: "note-form",
-        onsubmit: (e) => {
-          e.preventDefault();
-          const text = body.value.trim();
-          if (!text) return announce("Write the note first.", "error");
-          change((v) => post(`/cases/${enc(c.id)}/notes`, { body: text, visibility: visibility.value }, { ifMatch: v }), "Note added.").catch(() => {});
-        },
-      },
-      field("New note", body),
-      field("Visibility", visibility),
-      h("button", { type: "submit", class: "primary", text: "Add note" }),
-    ),
-    items.length
-      ? h(
-          "ol",
-          { class: "notes" },
-          items.map((n) =>
-            h(
-              "li",
-              { class: `note ${n.visibility}` },
-              h("p", { class: "note-meta" }, h("strong", { text: n.author || "system" }), " · ", timeTag(n.created_at), n.visibility === "customer" ? h("span", { class: "pill", text: "customer" }) : "", n.revision > 1 ? h("span", { class: "muted", text: ` (edited, rev ${n.revision})` }) : ""),
-              h("p", { class: "note-body", text: n.body }),
-            ),
-          ),
-        )
-      : h("p", { class: "muted", text: "No notes yet." }),
   );
 }
