@@ -80,8 +80,13 @@ class PooledRpc:
         self.timeout = timeout
         # A frozen broker accepts the bytes but never confirms the publish, and nameko waits for the
         # confirm without a bound: socket read/write timeouts make that wait fail within the RPC
-        # timeout, so the caller gets 503 instead of a hung worker.
-        Publisher.transport_options = {"read_timeout": timeout, "write_timeout": timeout}
+        # timeout, so the caller gets 503 instead of a hung worker. One quick retry on a fresh
+        # connection covers a pooled connection the broker dropped (a restart); nameko's default of
+        # three retries with growing pauses would hold a request for about half a minute on a
+        # frozen broker, and the client retries safely with its Idempotency-Key anyway.
+        once = {"max_retries": 1, "interval_start": 0, "interval_step": 1, "interval_max": 1}
+        Publisher.transport_options = {"read_timeout": timeout, "write_timeout": timeout, **once}
+        Publisher.retry_policy = once
         self.local = threading.local()
 
     def _proxy(self) -> Any:
@@ -93,13 +98,24 @@ class PooledRpc:
         return proxy
 
     def _discard(self) -> None:
+        """Drop this thread's proxy without talking to the broker.
+
+        A proxy is discarded because the broker did not answer in time; a graceful close would send
+        Connection.Close and wait for Close-Ok on a socket with no read timeout, so a frozen broker
+        (SIGSTOP, a half-open connection) would hold the request thread for as long as the freeze
+        lasts. ``collect`` closes the reply connection's socket locally; the broker drops the
+        exclusive reply queue when it sees the connection gone.
+        """
         runner = getattr(self.local, "runner", None)
         self.local.runner = self.local.proxy = None
-        if runner is not None:
+        consumer = getattr(getattr(runner, "_reply_listener", None), "queue_consumer", None)
+        connection = getattr(consumer, "connection", None)
+        if connection is not None:
             try:
-                runner.stop()
+                connection.collect()
             except Exception:  # noqa: BLE001 - the connection may already be broken
-                log.debug("error stopping rpc proxy", exc_info=True)
+                log.debug("error dropping an rpc proxy's connection", exc_info=True)
+            consumer.stopped = True
 
     def _with_context(self, principal: Principal) -> Any:
         proxy = self._proxy()
