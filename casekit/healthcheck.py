@@ -5,6 +5,9 @@
     replica may answer: this says the service answers, not that this replica does.
 ``python -m casekit.healthcheck relay --service <name>``
     the relay's database (``<NAME>_DB_URL``, its outbox table) and the broker are reachable.
+``python -m casekit.healthcheck webhooks``
+    the webhook dispatcher's database (``GATEWAY_DB_URL``, its delivery table) and the broker
+    are reachable.
 ``python -m casekit.healthcheck gateway``
     ``GET /healthz`` on the port of ``GATEWAY_BIND`` (the slim image has no curl).
 """
@@ -46,25 +49,37 @@ def check_service(service: str, amqp_uri: str, timeout: float) -> str:
     return json.dumps(reply, default=str)
 
 
-def check_relay(service: str, amqp_uri: str, timeout: float) -> str:
+def _database_and_broker(var: str, count: str, amqp_uri: str, timeout: float) -> int:
+    """``count`` (a ``SELECT count(*)``) on the database of ``var``, then a broker connection."""
     import kombu
     from sqlalchemy import text
 
     from casekit.db import make_engine
 
-    var = f"{service.upper()}_DB_URL"
     url = os.environ.get(var)
     if not url:
         raise Unhealthy(f"{var} is not set")
     engine = make_engine(url, pool_size=1, connect_args={"connect_timeout": max(1, int(timeout))})
     try:
         with engine.connect() as conn:
-            pending = conn.execute(text("SELECT count(*) FROM outbox WHERE sent_at IS NULL")).scalar_one()
+            pending = conn.execute(text(count)).scalar_one()
     finally:
         engine.dispose()
     with kombu.Connection(amqp_uri, connect_timeout=timeout) as broker:
         broker.connect()
+    return int(pending)
+
+
+def check_relay(service: str, amqp_uri: str, timeout: float) -> str:
+    count = "SELECT count(*) FROM outbox WHERE sent_at IS NULL"
+    pending = _database_and_broker(f"{service.upper()}_DB_URL", count, amqp_uri, timeout)
     return f"relay-{service}: database and broker reachable, {pending} events pending"
+
+
+def check_webhooks(amqp_uri: str, timeout: float) -> str:
+    count = "SELECT count(*) FROM webhook_deliveries WHERE state IN ('pending', 'retrying')"
+    pending = _database_and_broker("GATEWAY_DB_URL", count, amqp_uri, timeout)
+    return f"webhooks: database and broker reachable, {pending} deliveries pending"
 
 
 def gateway_url(bind: str) -> str:
@@ -90,7 +105,7 @@ def _deadline(_signum: int, _frame: Any) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = Parser(prog="python -m casekit.healthcheck", description=__doc__.splitlines()[0])
-    parser.add_argument("target", help="a nameko service name, 'relay' or 'gateway'")
+    parser.add_argument("target", help="a nameko service name, 'relay', 'webhooks' or 'gateway'")
     parser.add_argument("--service", help="the relay's service (with 'relay')")
     parser.add_argument("--timeout", type=float, default=5.0, help="seconds (default 5)")
     parser.add_argument("--url", help="gateway: default from GATEWAY_BIND")
@@ -109,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
             message = check_gateway(args.url or gateway_url(bind), args.timeout)
         elif args.target == "relay":
             message = check_relay(args.service, amqp_uri, args.timeout)
+        elif args.target == "webhooks":
+            message = check_webhooks(amqp_uri, args.timeout)
         else:
             message = check_service(args.target, amqp_uri, args.timeout)
     except Exception as exc:  # noqa: BLE001 - any failure means unhealthy

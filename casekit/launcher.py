@@ -27,6 +27,8 @@ RELAYS = ("cases", "documents", "routing", "notifications")
 SQL_DATABASES = ("cases", "documents", "routing", "notifications", "gateway", "search")
 # channel adapters (issue 6), each its own process: (process name, module)
 ADAPTERS = (("smtp-in", "smtp_in"), ("dispatcher", "dispatcher"), ("mail-sink", "sink"))
+# started here for development only, never deployed: the sink stands in for a real SMTP relay
+DEVELOPMENT_ONLY = frozenset({"mail-sink"})
 
 
 def default_env(
@@ -67,6 +69,11 @@ class Spec:
     name: str
     argv: list[str]
 
+    @property
+    def deployed(self) -> bool:
+        """Whether docker-compose.yml and deploy/k8s run it too (tests/unit/test_deploy.py checks)."""
+        return self.name.partition("#")[0] not in DEVELOPMENT_ONLY
+
 
 def specs(python: str = sys.executable) -> list[Spec]:
     bindir = Path(python).parent
@@ -104,6 +111,11 @@ def adapter_specs(python: str = sys.executable) -> list[Spec]:
     ]
 
 
+def all_specs(python: str = sys.executable) -> list[Spec]:
+    """Every process the suite starts: services, relays, the gateway, adapters, webhooks."""
+    return [*specs(python), *adapter_specs(python), *webhook_specs(python)]
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -129,8 +141,7 @@ class Suite:
         self.run_dir = Path(self.run_dir)
         (self.run_dir / "pids").mkdir(parents=True, exist_ok=True)
         (self.run_dir / "logs").mkdir(parents=True, exist_ok=True)
-        every = [*specs(self.python), *adapter_specs(self.python), *webhook_specs(self.python)]
-        self.specs = {s.name: s for s in every}
+        self.specs = {s.name: s for s in all_specs(self.python)}
 
     @property
     def gateway_url(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from pathlib import Path
@@ -20,14 +21,16 @@ log = logging.getLogger("gateway.webhooks")
 
 def main() -> int:
     setup_logging("webhooks")
-    settings = Settings.from_env()
-    migrate(Path(__file__).resolve().parents[1] / "migrations", settings.db_url)
-    sessions = sessionmaker(bind=make_engine(settings.db_url, pool_size=4), expire_on_commit=False)
+    # the gateway's database and the broker only: no JWT secret (it issues and checks no tokens)
+    db_url = os.environ.get("GATEWAY_DB_URL", Settings.db_url)
+    amqp_uri = os.environ.get("AMQP_URI", Settings.amqp_uri)
+    migrate(Path(__file__).resolve().parents[1] / "migrations", db_url)
+    sessions = sessionmaker(bind=make_engine(db_url, pool_size=4), expire_on_commit=False)
     sender = Sender(sessions, DispatchSettings.from_env())
     stopping = threading.Event()
     sending = threading.Thread(target=sender.loop, args=(stopping,), name="webhook-sender", daemon=True)
     sending.start()
-    with kombu.Connection(settings.amqp_uri, heartbeat=30) as connection:
+    with kombu.Connection(amqp_uri, heartbeat=30) as connection:
         consumer = EventConsumer(connection, sessions, sender)
 
         def stop(*_: object) -> None:

@@ -132,18 +132,52 @@ def test_the_command_parser_rejects_what_does_not_exist() -> None:
 
 
 def expected_commands() -> dict[str, list[str]]:
-    """casekit.launcher's processes, with the executable named as the image's PATH finds it."""
+    """Every process casekit.launcher starts that is deployed (all but the development-only ones),
+    with the executable named as the image's PATH finds it."""
 
     def exe(path: str) -> str:
         return re.sub(r"^python[\d.]*$", "python", Path(path).name)
 
-    return {s.name: [exe(s.argv[0]), *s.argv[1:]] for s in launcher.specs()}
+    return {s.name: [exe(s.argv[0]), *s.argv[1:]] for s in launcher.all_specs() if s.deployed}
+
+
+# processes whose health is not "python -m casekit.healthcheck <their name>"
+LISTENING = "import socket; socket.create_connection(('127.0.0.1', 2525), 3).close()"
+HEALTH = {
+    "dispatcher": ["python", "-m", "casekit.healthcheck", "relay", "--service", "notifications"],
+    "smtp-in": ["python", "-c", LISTENING],
+}
 
 
 def health_command(process: str) -> list[str]:
+    if process in HEALTH:
+        return HEALTH[process]
     relay = process.removeprefix("relay-")
     target = ["relay", "--service", relay] if relay != process else [process]
     return ["python", "-m", "casekit.healthcheck", *target]
+
+
+def missing_processes(expected: set[str], compose: dict, deployments: dict) -> list[str]:
+    """Deployed launcher processes that docker-compose.yml or deploy/k8s does not run."""
+    return [f"{name} is not in docker-compose.yml" for name in sorted(expected - set(compose))] + [
+        f"{name} has no Deployment in deploy/k8s" for name in sorted(expected - set(deployments))
+    ]
+
+
+def test_every_process_the_launcher_starts_is_deployed_by_compose_and_k8s() -> None:
+    started = {s.name for s in launcher.all_specs()}
+    assert set(expected_commands()) == started - launcher.DEVELOPMENT_ONLY
+    assert started >= launcher.DEVELOPMENT_ONLY, "a development-only process the launcher no longer starts"
+    assert {"webhooks", "smtp-in", "dispatcher", "gateway", "relay-cases"} <= set(expected_commands())
+    assert missing_processes(set(expected_commands()), SERVICES, DEPLOYMENTS) == []
+    for name in launcher.DEVELOPMENT_ONLY:  # the mail sink stands in for a real relay: never deployed
+        assert name not in SERVICES and name not in DEPLOYMENTS, name
+    # the check itself: a launcher process missing from either file is named
+    without = {k: v for k, v in DEPLOYMENTS.items() if k != "webhooks"}
+    assert missing_processes({"webhooks", "cases"}, {"cases": {}}, without) == [
+        "webhooks is not in docker-compose.yml",
+        "webhooks has no Deployment in deploy/k8s",
+    ]
 
 
 def test_compose_runs_every_launcher_process_with_its_command_and_own_health_check() -> None:
@@ -173,7 +207,10 @@ def python_reads(path: Path, fill: str = "") -> dict[str, object]:
         except ValueError:  # e.g. cls.db_url: evaluate it in the imported module
             module = importlib.import_module(".".join(path.relative_to(ROOT).with_suffix("").parts))
             scope = {**vars(module), "cls": getattr(module, cls.name) if cls else None}
-            return eval(compile(ast.Expression(expr), str(path), "eval"), scope)
+            try:
+                return eval(compile(ast.Expression(expr), str(path), "eval"), scope)
+            except NameError:  # computed from a local, e.g. "1" if development else "0"
+                return f"<{ast.unparse(expr)}>"
 
     found: dict[str, object] = {}
     for cls in [*(n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)), None]:  # classes first
@@ -207,6 +244,9 @@ def required_env(process: str) -> set[str]:
     elif process in dict(launcher.ADAPTERS):
         module = dict(launcher.ADAPTERS)[process]
         reads = python_reads(ROOT / "services" / "notifications" / "adapters" / f"{module}.py")
+    elif process == "webhooks":
+        reads = python_reads(ROOT / "gateway" / "webhooks" / "__main__.py")
+        reads |= python_reads(ROOT / "gateway" / "webhooks" / "dispatcher.py")
     else:
         reads = python_reads(ROOT / "gateway" / "settings.py")
         if process == "gateway":
@@ -221,6 +261,9 @@ def test_required_variables_are_discovered_from_the_code() -> None:
     gateway = required_env("gateway")
     assert {"JWT_SECRET", "GATEWAY_DB_URL", "AMQP_URI", "GATEWAY_BIND", "CASEWORK_ENV"} <= gateway
     assert "ACCESS_TOKEN_TTL" not in gateway
+    webhooks = required_env("webhooks")
+    assert {"GATEWAY_DB_URL", "AMQP_URI", "CASEWORK_ENV"} <= webhooks and "JWT_SECRET" not in webhooks
+    assert "WEBHOOK_ALLOW_PRIVATE" not in webhooks  # its default is computed: production refuses
     assert needs_value("X_DB_URL", "postgresql://a@127.0.0.1/x") and not needs_value("MAX_WORKERS", "20")
 
 
@@ -446,6 +489,10 @@ def test_healthcheck_fails_without_a_database_or_server(monkeypatch: pytest.Monk
     assert healthcheck.main(["relay", "--service", "cases"]) == 1
     monkeypatch.setenv("CASES_DB_URL", "postgresql+psycopg2://u:p@127.0.0.1:1/none")
     assert healthcheck.main(["relay", "--service", "cases", "--timeout", "2"]) == 1
+    monkeypatch.delenv("GATEWAY_DB_URL", raising=False)
+    assert healthcheck.main(["webhooks"]) == 1
+    monkeypatch.setenv("GATEWAY_DB_URL", "postgresql+psycopg2://u:p@127.0.0.1:1/none")
+    assert healthcheck.main(["webhooks", "--timeout", "2"]) == 1
     monkeypatch.setenv("GATEWAY_BIND", "0.0.0.0:1")
     assert healthcheck.main(["gateway", "--timeout", "2"]) == 1
     assert healthcheck.gateway_url("0.0.0.0:8000") == "http://127.0.0.1:8000/healthz"
