@@ -11,14 +11,19 @@ The test fails when
 - a list or search shows a ``blue`` caller anything of the ``red`` case;
 - an allowed caller is refused (401/403) on a read, or any call is a 5xx.
 
-Writes are only sent by callers who must be refused, with a valid sample body, so a missing
-check would show as a 2xx (and a real change). Allowed callers only read.
+Writes are only sent by callers who must be refused, with a valid sample body and the target's
+current ETag as ``If-Match``, so a missing check would show as a 2xx (and a real change) rather
+than a 412. Allowed callers only read. The matrix leaves the suite's shared state as it found it:
+writes aim at throwaway names (a policy of no real type, a calendar and a template of their own)
+or write back what is there (the routing rules); the shared configuration is compared after the
+sweep, and the routing rules are restored should a write have got through.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,6 +63,7 @@ class Rule:
     body: Any = None
     safe: bool = True
     raw: bool = False
+    params: tuple[tuple[str, str], ...] = ()  # path parameters of this operation only
 
 
 def case(roles: frozenset[str], body: Any = None, **kw: Any) -> Rule:
@@ -162,7 +168,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/queues/{queue}/items"): listing(ALL),
     ("GET", "/api/v1/queues/{queue}/overview"): listing(MANAGERS),
     ("GET", "/api/v1/queues/{queue}/items/{case_id}/explain"): case(ALL),
-    ("PUT", "/api/v1/queues/{queue}/members/{user_id}"): own(MANAGERS, {}),
+    ("PUT", "/api/v1/queues/{queue}/members/{user_id}"): own(MANAGERS, {"role": "agent"}),
     ("DELETE", "/api/v1/queues/{queue}/members/{user_id}"): own(MANAGERS),
     ("GET", "/api/v1/me/work"): own(ALL),
     ("POST", "/api/v1/work/next"): own(WRITERS, {}),
@@ -172,7 +178,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/assignments/bulk"): own(MANAGERS, {"case_ids": ["{case_id}"], "assignee": "{user_id}"}),
     ("GET", "/api/v1/cases/{case_id}/routing"): case(ALL),
     ("GET", "/api/v1/routing/rules"): own(ALL),
-    ("PUT", "/api/v1/routing/rules"): own(ADMINS, {"rules": []}),
+    # the rules in force, written back: a write that got through would change no routing
+    ("PUT", "/api/v1/routing/rules"): own(ADMINS, "{routing_rules}"),
     ("GET", "/api/v1/agents"): own(MANAGERS),
     ("GET", "/api/v1/agents/{user_id}"): own(MANAGERS),
     ("PUT", "/api/v1/agents/{user_id}"): own(MANAGERS, {"capacity": 3}),
@@ -181,9 +188,13 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/sla/at-risk"): listing(ALL),
     ("GET", "/api/v1/calendars"): own(ALL),
     ("GET", "/api/v1/calendars/{name}"): own(ALL),
-    ("PUT", "/api/v1/calendars/{name}"): own(ADMINS, {"timezone": "UTC"}),
+    ("PUT", "/api/v1/calendars/{name}"): own(
+        ADMINS, {"timezone": "UTC", "hours": {"mon": ["09:00-17:00"]}}, params=(("name", "matrix-calendar"),)
+    ),
     ("GET", "/api/v1/sla/policies/{case_type}"): own(ALL),
-    ("PUT", "/api/v1/sla/policies/{case_type}"): own(ADMINS, {"clocks": []}),
+    ("PUT", "/api/v1/sla/policies/{case_type}"): own(
+        ADMINS, {"calendar": "24x7", "clocks": {"resolution": {"target_hours": 40}}}
+    ),
     # messages, notifications, channels
     ("GET", "/api/v1/cases/{case_id}/messages"): case(ALL),
     ("POST", "/api/v1/cases/{case_id}/messages"): case(
@@ -198,7 +209,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/me/preferences"): own(ALL),
     ("PUT", "/api/v1/me/preferences"): own(ALL, {}),
     ("GET", "/api/v1/templates/{event}/{locale}"): own(MANAGERS),
-    ("PUT", "/api/v1/templates/{event}/{locale}"): own(ADMINS, {"subject": "s", "body": "b"}),
+    ("PUT", "/api/v1/templates/{event}/{locale}"): own(
+        ADMINS, {"subject": "s", "text": "t"}, params=(("event", "matrix_event"),)
+    ),
     # provider webhooks: no token, a provider signature instead (an unsigned call is refused)
     ("POST", "/api/v1/channels/twilio/sms"): Rule(None, "signed", {"From": "+441234567890", "Body": "hi"}),
     ("POST", "/api/v1/channels/twilio/fax"): Rule(None, "signed", {"From": "+441234567890"}),
@@ -222,12 +235,29 @@ PARAMS_STATIC = {
 }
 
 
+# the suite's shared configuration: what the matrix must leave as it found it
+SHARED = (
+    "/api/v1/routing/rules",
+    "/api/v1/calendars",
+    "/api/v1/sla/policies/*",
+    "/api/v1/sla/policies/complaint",
+    "/api/v1/sla/policies/matrix_type",  # what the matrix's PUT aims at: still inherited
+    "/api/v1/templates/acknowledgement/en",
+    "/api/v1/templates/matrix_event/en",  # likewise: still none
+    "/api/v1/agents",
+    "/api/v1/queues",
+    "/api/v1/me/preferences",
+)
+
+
 @dataclass
 class World:
     suite: Suite
-    values: dict[str, str]
+    values: dict[str, Any]
     callers: dict[str, requests.Session] = field(default_factory=dict)
     red_markers: tuple[str, ...] = ()
+    reads: frozenset[str] = frozenset()  # path templates the OpenAPI document has a GET for
+    shared: dict[str, Any] = field(default_factory=dict)  # SHARED as it was before the sweep
 
 
 def login(suite: Suite, username: str | None) -> requests.Session:
@@ -261,8 +291,35 @@ def find_id(value: Any, key: str) -> str | None:
     return None
 
 
+def shared_state(admin: Client) -> dict[str, Any]:
+    """The shared configuration as the admin reads it, bodies and ETags (of the queues, the one the
+    matrix names, without its counts: other work and SLA escalations move those)."""
+    state: dict[str, Any] = {}
+    for path in SHARED:
+        response = admin.get(path)
+        body = response.json() if response.ok else response.json()["code"]  # not its request id
+        if path == "/api/v1/agents":
+            body = [{k: v for k, v in a.items() if k != "load"} for a in body]
+        if path == "/api/v1/queues":
+            body = [{k: q[k] for k in ("name", "title", "members")} for q in body if q["name"] == "default"]
+        state[path] = (response.status_code, response.headers.get("ETag"), body)
+    return state
+
+
+def restore_rules(admin: Client, before: dict[str, Any]) -> None:
+    """Put the routing rules back as they were, should a write have got through."""
+    now = admin.get("/api/v1/routing/rules")
+    keys = ("default_queue", "queues", "rules")
+    if any(now.json()[k] != before[k] for k in keys):
+        document = {k: before[k] for k in keys}
+        headers = {"If-Match": now.headers["ETag"]}
+        admin.request("PUT", "/api/v1/routing/rules", json=document, headers=headers)
+
+
 @pytest.fixture(scope="module")
-def world(suite: Suite, admin: Client) -> World:
+def world(suite: Suite, admin: Client) -> Iterator[World]:
+    shared = shared_state(admin)
+    rules = shared["/api/v1/routing/rules"][2]
     tag = uuid.uuid4().hex[:6]
     callers = {
         "red_agent": (AGENT, "red"),
@@ -321,8 +378,15 @@ def world(suite: Suite, admin: Client) -> World:
         "delivery_id": str(uuid.uuid4()),
         "user_id": str(uuid.uuid4()),
         "red_agent_id": str(uuid.uuid4()),
+        "routing_rules": {k: rules[k] for k in ("default_queue", "queues", "rules")},
     }
-    return World(suite, values, sessions, red_markers=(red["id"], red["reference"], f"red.{tag}"))
+    doc = admin.get("/api/v1/docs/openapi.json").json()
+    reads = frozenset(path for path, item in doc["paths"].items() if "get" in item)
+    world = World(suite, values, sessions, (red["id"], red["reference"], f"red.{tag}"), reads, shared)
+    try:
+        yield world
+    finally:
+        restore_rules(admin, rules)
 
 
 def operations(doc: dict) -> list[tuple[str, str]]:
@@ -334,10 +398,13 @@ def operations(doc: dict) -> list[tuple[str, str]]:
     )
 
 
-def fill(template: Any, values: dict[str, str]) -> Any:
+def fill(template: Any, values: dict[str, Any]) -> Any:
     if isinstance(template, str):
+        if template.startswith("{") and not isinstance(values.get(template[1:-1], ""), str):
+            return values[template[1:-1]]  # a whole body, e.g. {routing_rules}
         for name, value in values.items():
-            template = template.replace("{" + name + "}", value)
+            if isinstance(value, str):
+                template = template.replace("{" + name + "}", value)
         return template
     if isinstance(template, dict):
         return {k: fill(v, values) for k, v in template.items()}
@@ -346,10 +413,29 @@ def fill(template: Any, values: dict[str, str]) -> Any:
     return template
 
 
-def send(world: World, caller: str, method: str, path: str, rule: Rule) -> requests.Response:
-    url = world.suite.gateway_url + fill(path, world.values)
-    assert "{" not in url, f"{method} {path}: no value for a path parameter; add it to the world fixture"
-    kwargs: dict[str, Any] = {"timeout": 30, "headers": {"If-Match": '"1"'}}
+def target(world: World, path: str, rule: Rule) -> str:
+    url = world.suite.gateway_url + fill(path, {**world.values, **dict(rule.params)})
+    assert "{" not in url, f"{path}: no value for a path parameter; add it to the world fixture"
+    return url
+
+
+def current_etag(world: World, path: str, rule: Rule) -> str | None:
+    """What an allowed writer would send as ``If-Match``: the target's ETag, else its case's (the
+    changes inside a case folder name the case's version), else none (nothing there yet)."""
+    admin = world.callers["admin"]
+    for read, params in ((path, rule.params), ("/api/v1/cases/{case_id}", ())):
+        if read in world.reads and (read == path or "{case_id}" in path):
+            response = admin.get(target(world, read, Rule(ALL, "own", params=params)), timeout=30)
+            if response.status_code == 200 and response.headers.get("ETag"):
+                return response.headers["ETag"]
+    return None
+
+
+def send(
+    world: World, caller: str, method: str, path: str, rule: Rule, if_match: str | None = None
+) -> requests.Response:
+    url = target(world, path, rule)
+    kwargs: dict[str, Any] = {"timeout": 30, "headers": {"If-Match": if_match} if if_match else {}}
     if method in ("POST", "PUT", "PATCH", "DELETE") and rule.body is not None:
         if rule.raw:
             kwargs["data"] = rule.body
@@ -381,6 +467,7 @@ def check(world: World, method: str, path: str, rule: Rule) -> list[str]:
     found: list[str] = []
     op = f"{method} {path}"
     reads = method == "GET"
+    if_match = None if reads or rule.roles is None else current_etag(world, path, rule)
 
     def ok(status: int) -> bool:
         return 200 <= status < 300
@@ -392,7 +479,7 @@ def check(world: World, method: str, path: str, rule: Rule) -> list[str]:
         return found
     if rule.roles is None:
         return found
-    anon = send(world, "anonymous", method, path, rule)
+    anon = send(world, "anonymous", method, path, rule, if_match)
     if anon.status_code != 401:
         found.append(f"{op}: anonymous got {anon.status_code}, expected 401")
     for caller, role in ROLE_OF.items():
@@ -400,7 +487,7 @@ def check(world: World, method: str, path: str, rule: Rule) -> list[str]:
         foreign = caller in OTHER_TEAM and rule.scope == "case"
         if allowed and not foreign and not (reads and rule.safe):
             continue  # allowed writes are not sent: they would change the world under the matrix
-        response = send(world, caller, method, path, rule)
+        response = send(world, caller, method, path, rule, if_match)
         status = response.status_code
         if status >= 500:
             found.append(f"{op}: {caller} got {status}")
@@ -437,6 +524,15 @@ def test_the_matrix_catches_a_leak(world: World) -> None:
     world.red_markers = (*world.red_markers, "complaint")  # a word every case-types answer has
     assert any("sees" in v for v in check(world, "GET", "/api/v1/case-types", too_open))
     world.red_markers = world.red_markers[:-1]
+
+
+def test_the_matrix_left_the_shared_state_as_it_found_it(world: World, admin: Client) -> None:
+    """Runs after the sweep: the routing rules (and the rest of the shared configuration other
+    modules reuse) are what they were before it, version and all."""
+    after = shared_state(admin)
+    assert after["/api/v1/routing/rules"] == world.shared["/api/v1/routing/rules"]
+    changed = [path for path in SHARED if after[path] != world.shared[path]]
+    assert not changed, f"the matrix changed shared state: {changed}"
 
 
 def test_a_blue_caller_sees_nothing_red_in_lists(world: World) -> None:
