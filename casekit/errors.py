@@ -41,6 +41,13 @@ class StaleVersion(Conflict):
 
 
 @deserialize_to_instance
+class PreconditionRequired(CaseworkError):
+    """A change to a stored versioned resource named no version (no ``If-Match``)."""
+
+    code = "PRECONDITION_REQUIRED"
+
+
+@deserialize_to_instance
 class PermissionDenied(CaseworkError):
     code = "PERMISSION_DENIED"
 
@@ -83,6 +90,7 @@ EXPECTED = (
     NotFound,
     Conflict,
     StaleVersion,
+    PreconditionRequired,
     PermissionDenied,
     InvalidInput,
     Unavailable,

@@ -36,7 +36,15 @@ MAX_JSON_DEPTH = 64
 UPLOAD_ENDPOINTS = {"documents.upload_document", "documents.upload_version"}
 RULE_PARAM = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
-CORS_HEADERS = ["Authorization", "Content-Type", "If-Match", "Idempotency-Key", "X-Request-Id", "traceparent"]
+CORS_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "If-Match",
+    "If-None-Match",
+    "Idempotency-Key",
+    "X-Request-Id",
+    "traceparent",
+]
 EXPOSED = ["ETag", "Location", "Retry-After", "X-Request-Id", "Idempotent-Replayed", "traceparent"]
 
 

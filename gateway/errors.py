@@ -12,6 +12,7 @@ from casekit.errors import (
     InvalidInput,
     NotFound,
     PermissionDenied,
+    PreconditionRequired,
     StaleVersion,
     Unavailable,
 )
@@ -25,6 +26,7 @@ MAPPED: list[tuple[type[Exception], int, str, str]] = [
     (NotFound, 404, "NOT_FOUND", "Not found"),
     (StaleVersion, 412, "STALE_VERSION", "Precondition failed"),
     (Conflict, 409, "CONFLICT", "Conflict"),
+    (PreconditionRequired, 428, "PRECONDITION_REQUIRED", "Precondition required"),
     (InvalidInput, 422, "INVALID_INPUT", "Invalid input"),
     (PermissionDenied, 403, "FORBIDDEN", "Forbidden"),
     (Unavailable, 503, "UNAVAILABLE", "Service unavailable"),

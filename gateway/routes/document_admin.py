@@ -88,7 +88,10 @@ def case_holds(path: CasePath):
 
 @bp.delete("/documents/<document_id>", responses={200: {"type": "object"}, 409: Problem})
 def delete_document(path: DocumentPath, query: DeleteQuery):
-    """Delete a document (every version) once its case's retention has passed; 409 while held."""
+    """Delete a document (every version) once its case's retention has passed; 409 while held.
+
+    No ``If-Match``: a document's versions never change once stored (a new upload is a new
+    version), so a delete cannot overwrite anyone's change; holds and retention guard it."""
     principal(ROLE_SUPERVISOR, ROLE_ADMIN)
     visible_document(path.document_id)
     return call("documents", "delete_document", path.document_id, query.reason)

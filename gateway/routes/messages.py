@@ -22,18 +22,20 @@ from flask_openapi3 import APIBlueprint, Tag
 from casekit.context import ROLE_ADMIN, ROLE_AGENT, ROLE_SUPERVISOR
 from gateway.deps import BEARER, call, ctx, principal
 from gateway.errors import HttpProblem
-from gateway.schemas import CasePath, IdempotencyHeader, Inbox, Problem
+from gateway.schemas import CasePath, IdempotencyHeader, Inbox, Problem, VersionHeaders
 from gateway.schemas.channels import (
     InboxQuery,
     MessageIn,
     MessageOut,
     MessagePath,
     Preferences,
+    PreferencesOut,
     ReadBody,
     TemplateIn,
     TemplateOut,
     TemplatePath,
 )
+from gateway.versioned import CHANGE_RESPONSES, precondition, tagged
 
 bp = APIBlueprint(
     "messages",
@@ -86,7 +88,8 @@ def get_message(path: MessagePath):
 
 @bp.put("/cases/<case_id>/follow", responses={200: {"type": "object"}})
 def follow(path: CasePath):
-    """Follow a case: new inbound messages on it notify the caller."""
+    """Follow a case: new inbound messages on it notify the caller. Idempotent and unversioned
+    (the caller's own on/off switch), like ``DELETE``."""
     return call("notifications", "follow", path.case_id, True)
 
 
@@ -172,16 +175,24 @@ def stream(query: InboxQuery):
     )
 
 
-@bp.get("/me/preferences", responses={200: Preferences})
+@bp.get("/me/preferences", responses={200: PreferencesOut})
 def get_preferences():
-    """The caller's notification channels per kind (``in_app``, ``email``)."""
-    return call("notifications", "get_preferences")
+    """The caller's notification channels per kind (``in_app``, ``email``).
+
+    The ETag is their version (``"0"`` while the defaults apply)."""
+    return tagged(call("notifications", "get_preferences"))
 
 
-@bp.put("/me/preferences", responses={200: Preferences})
-def put_preferences(body: Preferences):
-    """Choose channels per kind; ``email`` is where email notifications go."""
-    return call("notifications", "put_preferences", body.model_dump(exclude_none=True))
+@bp.put("/me/preferences", responses={200: PreferencesOut, **CHANGE_RESPONSES})
+def put_preferences(body: Preferences, header: VersionHeaders):
+    """Choose channels per kind; ``email`` is where email notifications go. Kinds left out keep
+    their channels.
+
+    Once preferences are stored, send ``If-Match`` with their ETag (428 without, 412 when they
+    changed meanwhile, e.g. in another tab); the first PUT needs no precondition. The answer
+    carries the new ETag."""
+    change = body.model_dump(exclude_none=True)
+    return tagged(call("notifications", "put_preferences", change, precondition(header)))
 
 
 # --- templates --------------------------------------------------------------------------------
@@ -189,12 +200,20 @@ def put_preferences(body: Preferences):
 
 @bp.get("/templates/<event>/<locale>", responses={200: TemplateOut})
 def get_template(path: TemplatePath):
-    """A template (the admin's version, else the file), falling back to ``en``."""
-    return call("notifications", "get_template", path.event, path.locale)
+    """A template (the admin's version, else the file), falling back to ``en``.
+
+    The ETag is the version of the admin's template stored under this event and locale (``"0"``
+    while the file or the ``en`` fallback is shown)."""
+    return tagged(call("notifications", "get_template", path.event, path.locale))
 
 
-@bp.put("/templates/<event>/<locale>", responses={200: TemplateOut})
-def put_template(path: TemplatePath, body: TemplateIn):
-    """Save a template (admins); it must render against sample variables (sandboxed Jinja2)."""
+@bp.put("/templates/<event>/<locale>", responses={200: TemplateOut, **CHANGE_RESPONSES})
+def put_template(path: TemplatePath, body: TemplateIn, header: VersionHeaders):
+    """Save a template (admins); it must render against sample variables (sandboxed Jinja2).
+
+    Replacing an admin's template needs ``If-Match`` with its ETag (428 without, 412 when it
+    changed meanwhile); the first one for an event and locale needs no precondition
+    (``If-None-Match: *`` refuses to replace one). The answer carries the new ETag."""
     principal(ROLE_ADMIN)
-    return call("notifications", "put_template", path.event, path.locale, body.model_dump())
+    key, template = (path.event, path.locale), body.model_dump()
+    return tagged(call("notifications", "put_template", *key, template, precondition(header)))

@@ -11,7 +11,7 @@ from flask_openapi3 import APIBlueprint, Tag
 from casekit.context import ROLE_ADMIN, ROLE_SUPERVISOR
 from gateway.deps import BEARER, call, principal
 from gateway.errors import HttpProblem
-from gateway.schemas import Problem, QueueMemberPath
+from gateway.schemas import Problem, QueueMemberPath, VersionHeaders
 from gateway.schemas.routing import (
     AgentBody,
     AgentOut,
@@ -23,6 +23,7 @@ from gateway.schemas.routing import (
     RulesOut,
     RulesQuery,
 )
+from gateway.versioned import CHANGE_RESPONSES, precondition, tagged
 
 bp = APIBlueprint(
     "routing_admin",
@@ -47,38 +48,25 @@ def _document() -> Any:
         ) from None
 
 
-def _if_match() -> int | None:
-    value = (request.headers.get("If-Match") or "").strip().strip('W/"').strip('"')
-    if not value or value == "*":
-        return None
-    if not value.isdigit():
-        raise HttpProblem(412, "STALE_VERSION", "Precondition failed", "If-Match names no rule set version")
-    return int(value)
-
-
 @bp.get("/routing/rules", responses={200: RulesOut})
 def get_rules(query: RulesQuery):
-    """The routing rules in force (or an older ``version``); the ETag is the version."""
-    out = call("routing", "get_rules", query.version)
-    response = jsonify(out)
-    if out.get("version") is not None:
-        response.headers["ETag"] = f'"{out["version"]}"'
-    return response
+    """The routing rules in force (or an older ``version``).
+
+    The ETag is the rule set's version (``"0"`` before any rule set was stored)."""
+    return tagged(call("routing", "get_rules", query.version))
 
 
-@bp.put("/routing/rules", responses={200: RulesOut, 400: Problem, 409: Problem, 412: Problem})
-def put_rules():
+@bp.put("/routing/rules", responses={200: RulesOut, 400: Problem, **CHANGE_RESPONSES})
+def put_rules(header: VersionHeaders):
     """Replace the rule set (admins): validated with precise field errors, stored as a new version.
 
-    The body is the rule set as JSON, or YAML with ``Content-Type: application/yaml``. ``If-Match``
-    with the version you edited refuses a lost update (409 when the rules moved on).
+    The body is the rule set as JSON, or YAML with ``Content-Type: application/yaml``. Send
+    ``If-Match`` with the ETag of the rules you edited (``*``: whatever is in force): 412 when the
+    rules moved on meanwhile, 428 without it once a rule set is stored (the first one needs no
+    precondition; ``If-None-Match: *`` makes that explicit). The answer carries the new ETag.
     """
     principal(ROLE_ADMIN)
-    expected = _if_match()
-    out = call("routing", "put_rules", _document(), expected)
-    response = jsonify(out)
-    response.headers["ETag"] = f'"{out["version"]}"'
-    return response
+    return tagged(call("routing", "put_rules", _document(), None, precondition(header)))
 
 
 @bp.get("/agents", responses={200: {"type": "array", "items": AgentOut.model_json_schema()}})
@@ -90,26 +78,40 @@ def list_agents():
 
 @bp.get("/agents/<user_id>", responses={200: AgentOut})
 def get_agent(path: AgentPath):
-    """An agent's skills, languages, capacity, availability and load (self, supervisors, admins)."""
-    return call("routing", "get_agent", path.user_id)
+    """An agent's skills, languages, capacity, availability and load (self, supervisors, admins).
+
+    The ETag is the profile's version (``"0"`` while the defaults apply)."""
+    return tagged(call("routing", "get_agent", path.user_id))
 
 
-@bp.put("/agents/<user_id>", responses={200: AgentOut})
-def put_agent(path: AgentPath, body: AgentBody):
-    """Set an agent's profile (supervisors, admins); agents set their own availability only."""
-    return call("routing", "put_agent", path.user_id, body.model_dump(exclude_unset=True))
+@bp.put("/agents/<user_id>", responses={200: AgentOut, **CHANGE_RESPONSES})
+def put_agent(path: AgentPath, body: AgentBody, header: VersionHeaders):
+    """Set an agent's profile (supervisors, admins); agents set their own availability only.
+
+    Fields left out keep their values. Send ``If-Match`` with the profile's ETag: 412 when it
+    changed meanwhile, 428 without it once the profile is stored. A PUT to a user with no profile
+    yet creates one without a precondition (``If-None-Match: *`` refuses to overwrite one).
+    """
+    change = body.model_dump(exclude_unset=True)
+    return tagged(call("routing", "put_agent", path.user_id, change, precondition(header)))
 
 
 @bp.put("/queues/<queue>", responses={200: {"type": "object"}})
 def put_queue(path: QueueNamePath, body: QueueBody):
-    """Create a queue or rename it (supervisors and admins)."""
+    """Create a queue or rename it (supervisors and admins).
+
+    Idempotent and unversioned: the title is the whole of what a PUT sets, and a queue has no
+    representation of its own (``GET /queues`` lists them) to take an ETag from."""
     principal(ROLE_SUPERVISOR, ROLE_ADMIN)
     return call("routing", "put_queue", path.queue, body.title)
 
 
 @bp.delete("/queues/<queue>/members/<user_id>", responses={200: {"type": "object"}})
 def remove_member(path: QueueMemberPath):
-    """Take a user off a queue (supervisors and admins)."""
+    """Take a user off a queue (supervisors and admins).
+
+    Idempotent and unversioned, like ``PUT``: a membership is one role, listed by ``GET /queues``,
+    with no representation of its own to take an ETag from."""
     principal(ROLE_SUPERVISOR, ROLE_ADMIN)
     return call("routing", "remove_queue_member", path.queue, path.user_id)
 

@@ -6,7 +6,7 @@ from flask_openapi3 import APIBlueprint, Tag
 
 from casekit.context import ROLE_ADMIN
 from gateway.deps import BEARER, call, principal
-from gateway.schemas import CasePath, Problem
+from gateway.schemas import CasePath, Problem, VersionHeaders
 from gateway.schemas.sla import (
     AtRisk,
     AtRiskQuery,
@@ -19,6 +19,7 @@ from gateway.schemas.sla import (
     PolicyOut,
     PolicyPath,
 )
+from gateway.versioned import CHANGE_RESPONSES, precondition, tagged
 
 bp = APIBlueprint(
     "sla",
@@ -52,27 +53,41 @@ def list_calendars():
 
 @bp.get("/calendars/<name>", responses={200: CalendarOut, 404: Problem})
 def get_calendar(path: CalendarPath):
-    """One business calendar: time zone, working hours per weekday, holidays."""
-    return call("routing", "get_calendar", path.name)
+    """One business calendar: time zone, working hours per weekday, holidays.
+
+    The ETag is the calendar's version (``"0"`` for the built-in ``24x7``)."""
+    return tagged(call("routing", "get_calendar", path.name))
 
 
-@bp.put("/calendars/<name>", responses={200: CalendarOut, 422: Problem})
-def put_calendar(path: CalendarPath, body: CalendarBody):
+@bp.put("/calendars/<name>", responses={200: CalendarOut, 422: Problem, **CHANGE_RESPONSES})
+def put_calendar(path: CalendarPath, body: CalendarBody, header: VersionHeaders):
     """Create or replace a calendar (admins). Running clocks on it are rescheduled at once:
-    what they ran so far stands, the rest is counted on the new hours."""
+    what they ran so far stands, the rest is counted on the new hours.
+
+    Replacing a stored calendar needs ``If-Match`` with its ETag (428 without, 412 when it changed
+    meanwhile); creating one needs no precondition (``If-None-Match: *`` refuses to replace one).
+    The answer carries the new ETag."""
     principal(ROLE_ADMIN)
-    return call("routing", "put_calendar", path.name, body.model_dump(mode="json", exclude_none=True))
+    definition = body.model_dump(mode="json", exclude_none=True)
+    return tagged(call("routing", "put_calendar", path.name, definition, precondition(header)))
 
 
 @bp.get("/sla/policies/<case_type>", responses={200: PolicyOut, 422: Problem})
 def get_policy(path: PolicyPath):
-    """The SLA policy a case type runs under (its own, else ``*``, else the built-in one)."""
-    return call("routing", "get_sla_policy", path.case_type)
+    """The SLA policy a case type runs under (its own, else ``*``, else the built-in one).
+
+    The ETag is the version of the type's own policy (``"0"`` while it inherits one)."""
+    return tagged(call("routing", "get_sla_policy", path.case_type))
 
 
-@bp.put("/sla/policies/<case_type>", responses={200: PolicyOut, 422: Problem})
-def put_policy(path: PolicyPath, body: PolicyBody):
+@bp.put("/sla/policies/<case_type>", responses={200: PolicyOut, 422: Problem, **CHANGE_RESPONSES})
+def put_policy(path: PolicyPath, body: PolicyBody, header: VersionHeaders):
     """Create or replace a case type's SLA policy (admins; ``*`` for every type without one).
-    It applies to clocks that start from now on."""
+    It applies to clocks that start from now on.
+
+    Replacing the type's own policy needs ``If-Match`` with its ETag (428 without, 412 when it
+    changed meanwhile); giving a type its first own policy needs no precondition
+    (``If-None-Match: *`` refuses to replace one). The answer carries the new ETag."""
     principal(ROLE_ADMIN)
-    return call("routing", "put_sla_policy", path.case_type, body.model_dump(mode="json", exclude_none=True))
+    definition = body.model_dump(mode="json", exclude_none=True)
+    return tagged(call("routing", "put_sla_policy", path.case_type, definition, precondition(header)))

@@ -90,11 +90,18 @@ def _check_types(types: list[str]) -> list[str]:
     return list(dict.fromkeys(types))
 
 
-def _get(session, webhook_id: str) -> Subscription:  # noqa: ANN001
-    sub = session.get(Subscription, webhook_id)
+def _get(session, webhook_id: str, lock: bool = False) -> Subscription:  # noqa: ANN001
+    """The subscription; ``lock``: under a row lock until the request's transaction ends, so an
+    ETag checked against it stays true until the change is written."""
+    sub = session.get(Subscription, webhook_id, with_for_update=lock or None, populate_existing=lock)
     if sub is None:
         raise HttpProblem(404, "NOT_FOUND", "Not found", "no such webhook")
     return sub
+
+
+def _matches(if_match: str, sub: Subscription) -> bool:
+    tags = [t.strip() for t in if_match.split(",")]
+    return "*" in tags or etag(_out(sub)) in tags
 
 
 @bp.post("/webhooks", responses={201: WebhookCreated, 422: Problem})
@@ -153,8 +160,8 @@ def update_webhook(path: WebhookPath, body: WebhookUpdate, header: IfMatchHeader
             428, "PRECONDITION_REQUIRED", "Precondition required", "send If-Match with the ETag"
         )
     with db() as session:
-        sub = _get(session, path.webhook_id)
-        if header.if_match.strip() not in (etag(_out(sub)), "*"):
+        sub = _get(session, path.webhook_id, lock=True)
+        if not _matches(header.if_match, sub):
             raise HttpProblem(412, "STALE_VERSION", "Precondition failed", "the webhook has changed")
         if body.url is not None:
             sub.url = body.url
@@ -167,12 +174,17 @@ def update_webhook(path: WebhookPath, body: WebhookUpdate, header: IfMatchHeader
         return _tagged(_out(sub))
 
 
-@bp.delete("/webhooks/<webhook_id>", responses={200: WebhookOut, 404: Problem})
-def delete_webhook(path: WebhookPath):
-    """Remove a subscription and its delivery log."""
+@bp.delete("/webhooks/<webhook_id>", responses={200: WebhookOut, 404: Problem, 412: Problem})
+def delete_webhook(path: WebhookPath, header: IfMatchHeader):
+    """Remove a subscription and its delivery log.
+
+    ``If-Match`` with the subscription's ETag is honoured (412 when it changed meanwhile) but not
+    required: a delete overwrites nobody's edit with stale content."""
     principal(ROLE_ADMIN)
     with db() as session:
-        sub = _get(session, path.webhook_id)
+        sub = _get(session, path.webhook_id, lock=bool(header.if_match))
+        if header.if_match and not _matches(header.if_match, sub):
+            raise HttpProblem(412, "STALE_VERSION", "Precondition failed", "the webhook has changed")
         out = _out(sub)
         session.execute(delete(Delivery).where(Delivery.subscription_id == sub.id))
         session.delete(sub)

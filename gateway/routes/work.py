@@ -71,7 +71,10 @@ def queue_overview(path: QueueNamePath):
 
 @bp.put("/queues/<queue>/members/<user_id>", responses={200: {"type": "object"}})
 def put_member(path: QueueMemberPath, body: QueueMemberBody):
-    """Add a user to a queue as agent or supervisor (supervisors and admins)."""
+    """Add a user to a queue as agent or supervisor (supervisors and admins).
+
+    Idempotent and unversioned: the role is the whole membership, which ``GET /queues`` lists and
+    which has no representation of its own to take an ETag from; the last PUT's role stands."""
     principal(ROLE_SUPERVISOR, ROLE_ADMIN)
     return call("routing", "add_queue_member", path.queue, path.user_id, body.role)
 

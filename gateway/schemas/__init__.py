@@ -78,6 +78,25 @@ class IfMatchHeader(BaseModel):
     )
 
 
+class VersionHeaders(BaseModel):
+    """The preconditions of a change to a versioned resource (see ``casekit.preconditions``)."""
+
+    if_match: str | None = Field(
+        default=None,
+        alias="If-Match",
+        max_length=256,
+        description='the ETag you read ("<version>"), or * for any stored version: required once the '
+        'resource is stored (428 without), 412 when it changed meanwhile; "0" matches only while '
+        "nothing is stored",
+    )
+    if_none_match: str | None = Field(
+        default=None,
+        alias="If-None-Match",
+        max_length=256,
+        description="* to create only: 412 when the resource is already stored",
+    )
+
+
 class NotePath(BaseModel):
     case_id: str = Field(max_length=64)
     note_id: str = Field(max_length=64)

@@ -69,6 +69,11 @@ class Preferences(BaseModel):
     locale: str | None = Field(default=None, max_length=16)
 
 
+class PreferencesOut(Preferences):
+    user_id: str
+    version: int = Field(description="their version, the ETag; 0 while the defaults apply")
+
+
 class TemplatePath(BaseModel):
     event: str = Field(max_length=64, pattern=r"^[a-z][a-z0-9_]*$")
     locale: str = Field(max_length=16, pattern=r"^[a-z]{2}(-[A-Za-z]{2})?$")
@@ -85,3 +90,8 @@ class TemplateOut(TemplateIn):
     locale: str
     source: str = Field(description="file or admin")
     updated_by: str | None = None
+    version: int = Field(
+        default=0,
+        description="the version of the admin's template stored under this event and locale, the "
+        "ETag; 0 while the file (or the en fallback) applies",
+    )

@@ -176,6 +176,7 @@ class AgentOut(BaseModel):
     load: int
     updated_at: str | None
     updated_by: str | None
+    version: int = Field(description="the profile's version, its ETag; 0 while the defaults apply")
 
 
 class RulesQuery(BaseModel):

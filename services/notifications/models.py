@@ -58,6 +58,8 @@ class Preference(Base):
     email: Mapped[str | None] = mapped_column(String(320))
     locale: Mapped[str] = mapped_column(String(16), default="en")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # 1 when first stored, one more per change: the ETag (casekit.preconditions)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 class Template(Base):
@@ -72,6 +74,7 @@ class Template(Base):
     html: Mapped[str | None] = mapped_column(Text)
     updated_by: Mapped[str | None] = mapped_column(String(128))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 class OutboundMessage(Base):

@@ -27,6 +27,7 @@ from casekit.db import Database
 from casekit.errors import EXPECTED, InvalidInput, NotFound
 from casekit.messaging import event_handler
 from casekit.outbox import first_delivery
+from casekit.preconditions import Precondition
 from casekit.rpc import rpc
 from services.notifications.logic import ingest, outbound, staff, templates, webhooks
 from services.notifications.models import DeliveryAttempt, OutboundMessage, processed_events
@@ -114,8 +115,12 @@ class NotificationsService:
         return staff.preferences(self.db, staff.require_user(self.principal))
 
     @rpc(expected_exceptions=EXPECTED)
-    def put_preferences(self, body: dict[str, Any]) -> dict[str, Any]:
-        out = staff.set_preferences(session=self.db, principal=self.principal, body=body)
+    def put_preferences(
+        self, body: dict[str, Any], precondition: Precondition | None = None
+    ) -> dict[str, Any]:
+        out = staff.set_preferences(
+            session=self.db, principal=self.principal, body=body, precondition=precondition
+        )
         self.db.commit()
         return out
 
@@ -212,11 +217,13 @@ class NotificationsService:
         return templates.load(self.db, event, locale)
 
     @rpc(expected_exceptions=EXPECTED)
-    def put_template(self, event: str, locale: str, body: dict[str, Any]) -> dict[str, Any]:
+    def put_template(
+        self, event: str, locale: str, body: dict[str, Any], precondition: Precondition | None = None
+    ) -> dict[str, Any]:
         require_roles(self.principal, ROLE_ADMIN, action="edit templates")
         if not re.match(EVENT, event) or not re.match(r"^[a-z]{2}(-[A-Za-z]{2})?$", locale):
             raise InvalidInput.from_field("event", "event: a-z0-9_; locale: like en or en-GB")
-        out = templates.save(self.db, event, locale, body, self.principal.user_id)
+        out = templates.save(self.db, event, locale, body, self.principal.user_id, precondition)
         self.db.commit()
         return out
 

@@ -124,6 +124,8 @@ class Agent(Base):
         DateTime(timezone=True), default=utcnow, server_default=func.now(), onupdate=utcnow
     )
     updated_by: Mapped[str | None] = mapped_column(String(128))
+    # 1 when first stored, one more per change: the ETag (casekit.preconditions)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 class RuleSet(Base):

@@ -16,6 +16,7 @@ from casekit.db import Database
 from casekit.errors import EXPECTED
 from casekit.messaging import event_handler
 from casekit.outbox import EventWriter, Outbox, first_delivery
+from casekit.preconditions import Precondition
 from casekit.rpc import rpc
 from services.routing import logic
 from services.routing.logic import agents, claims, queues, ruleset, seed, sla, sla_store, sla_views, views
@@ -218,9 +219,15 @@ class RoutingService:
         return ruleset.get_rules(session=self.db, principal=self.principal, version=version)
 
     @rpc(expected_exceptions=EXPECTED)
-    def put_rules(self, document: Any, expected_version: int | None = None) -> dict[str, Any]:
+    def put_rules(
+        self, document: Any, expected_version: int | None = None, precondition: Precondition | None = None
+    ) -> dict[str, Any]:
         out = ruleset.store_rules(
-            session=self.db, principal=self.principal, document=document, expected_version=expected_version
+            session=self.db,
+            principal=self.principal,
+            document=document,
+            expected_version=expected_version,
+            precondition=precondition,
         )
         self.db.commit()
         return out
@@ -230,8 +237,12 @@ class RoutingService:
         return agents.get_agent(session=self.db, principal=self.principal, user_id=user_id)
 
     @rpc(expected_exceptions=EXPECTED)
-    def put_agent(self, user_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        out = agents.put_agent(session=self.db, principal=self.principal, user_id=user_id, body=body)
+    def put_agent(
+        self, user_id: str, body: dict[str, Any], precondition: Precondition | None = None
+    ) -> dict[str, Any]:
+        out = agents.put_agent(
+            session=self.db, principal=self.principal, user_id=user_id, body=body, precondition=precondition
+        )
         self.db.commit()
         return out
 
@@ -311,9 +322,15 @@ class RoutingService:
         return sla_store.get_calendar(session=self.db, principal=self.principal, name=name)
 
     @rpc(expected_exceptions=EXPECTED)
-    def put_calendar(self, name: str, definition: dict[str, Any]) -> dict[str, Any]:
+    def put_calendar(
+        self, name: str, definition: dict[str, Any], precondition: Precondition | None = None
+    ) -> dict[str, Any]:
         out = sla_store.put_calendar(
-            session=self.db, principal=self.principal, name=name, definition=definition
+            session=self.db,
+            principal=self.principal,
+            name=name,
+            definition=definition,
+            precondition=precondition,
         )
         self.db.commit()
         return out
@@ -323,9 +340,15 @@ class RoutingService:
         return sla_store.get_policy(session=self.db, principal=self.principal, case_type=case_type)
 
     @rpc(expected_exceptions=EXPECTED)
-    def put_sla_policy(self, case_type: str, definition: dict[str, Any]) -> dict[str, Any]:
+    def put_sla_policy(
+        self, case_type: str, definition: dict[str, Any], precondition: Precondition | None = None
+    ) -> dict[str, Any]:
         out = sla_store.put_policy(
-            session=self.db, principal=self.principal, case_type=case_type, definition=definition
+            session=self.db,
+            principal=self.principal,
+            case_type=case_type,
+            definition=definition,
+            precondition=precondition,
         )
         self.db.commit()
         return out

@@ -14,6 +14,7 @@ from sqlalchemy.orm import sessionmaker
 
 from casekit.contracts.events import make_envelope
 from casekit.db import make_engine, utcnow
+from casekit.errors import PreconditionRequired, StaleVersion
 from services.notifications.logic import outbound
 from services.notifications.models import OutboundMessage
 from services.notifications.service import NotificationsService
@@ -112,6 +113,28 @@ def test_email_preference_queues_an_outbound_email_per_notification(notification
     )
     assert rows == [("ann@staff.example", "staff", "queued", True)]
     assert kinds(notifications, ANN) == []  # email only
+
+
+def test_preferences_and_templates_check_the_gateways_preconditions(notifications: Any) -> None:
+    none = {"if_match": None, "if_none_match": None}
+    body = {"channels": {"mention": ["in_app"]}}
+    assert call(notifications, "get_preferences", context=ANN)["version"] == 0
+    assert call(notifications, "put_preferences", body, none, context=ANN)["version"] == 1
+    with pytest.raises(PreconditionRequired):
+        call(notifications, "put_preferences", body, none, context=ANN)
+    stale, current = {"if_match": [0], "if_none_match": None}, {"if_match": [1], "if_none_match": None}
+    with pytest.raises(StaleVersion):
+        call(notifications, "put_preferences", body, stale, context=ANN)
+    assert call(notifications, "put_preferences", body, current, context=ANN)["version"] == 2
+    admin = {"user_id": "admin-1", "roles": "admin"}
+    template = {"subject": "Hi", "text": "Hello {{ customer.name }}"}
+    assert call(notifications, "get_template", "reply", "fr", context=admin)["version"] == 0
+    create_only = {"if_match": None, "if_none_match": "*"}
+    saved = call(notifications, "put_template", "reply", "fr", template, create_only, context=admin)
+    assert saved["version"] == 1
+    with pytest.raises(StaleVersion):
+        call(notifications, "put_template", "reply", "fr", template, create_only, context=admin)
+    assert call(notifications, "get_template", "reply", "fr", context=admin)["version"] == 1
 
 
 def test_claim_before_send_recovers_expired_leases_safely(notifications: Any) -> None:

@@ -15,7 +15,7 @@ from nameko.standalone.events import event_dispatcher
 from nameko.testing.services import entrypoint_waiter
 
 from casekit.contracts.events import make_envelope
-from casekit.errors import InvalidInput, NotFound, PermissionDenied
+from casekit.errors import InvalidInput, NotFound, PermissionDenied, PreconditionRequired, StaleVersion
 from casekit.testing import infra
 from services.routing.service import RoutingService
 from tests.integration.helpers import call, eventually, sql
@@ -310,6 +310,33 @@ def test_calendars_and_policies_are_validated_and_admins_only(routing: Any) -> N
     assert [e["field"] for e in err.value.fields] == ["policy.calendar"]
     assert call(routing, "get_sla_policy", "benefit")["inherited"] is True
     assert call(routing, "get_sla_policy", "complaint")["policy"] == POLICY
+
+
+def test_the_service_checks_the_gateways_preconditions(routing: Any) -> None:
+    """What the gateway sends (If-Match / If-None-Match as JSON) reaches each versioned change."""
+    uk = {"timezone": "Europe/London", "hours": {"mon": ["09:00-17:00"]}}
+    none, create_only = {"if_match": None, "if_none_match": None}, {"if_match": None, "if_none_match": "*"}
+    changes = [
+        ("put_calendar", "uk-office", uk),
+        ("put_sla_policy", "benefit", POLICY),
+        ("put_agent", "ann", {"capacity": 2}),
+    ]
+    for method, key, body in changes:
+        assert call(routing, method, key, body, create_only, context=ADMIN)["version"] == 1
+        with pytest.raises(PreconditionRequired):
+            call(routing, method, key, body, none, context=ADMIN)
+        with pytest.raises(StaleVersion):
+            call(routing, method, key, body, {"if_match": [7], "if_none_match": None}, context=ADMIN)
+        current = {"if_match": [1], "if_none_match": None}
+        assert call(routing, method, key, body, current, context=ADMIN)["version"] == 2
+    rules = {"queues": [{"name": "default"}], "rules": []}
+    assert call(routing, "put_rules", rules, None, none, context=ADMIN)["version"] == 1
+    with pytest.raises(PreconditionRequired):
+        call(routing, "put_rules", rules, None, none, context=ADMIN)
+    with pytest.raises(StaleVersion):
+        call(routing, "put_rules", rules, None, {"if_match": [2], "if_none_match": None}, context=ADMIN)
+    anything = {"if_match": "*", "if_none_match": None}
+    assert call(routing, "put_rules", rules, None, anything, context=ADMIN)["version"] == 2
 
 
 def test_editing_a_calendar_reschedules_running_clocks(routing: Any) -> None:

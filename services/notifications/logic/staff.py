@@ -17,6 +17,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
+from casekit import preconditions
 from casekit.context import Principal
 from casekit.db import utcnow
 from casekit.errors import InvalidInput, PermissionDenied
@@ -48,10 +49,19 @@ def preferences(session: Session, user_id: str) -> dict[str, Any]:
         "channels": channels,
         "email": pref.email if pref else None,
         "locale": pref.locale if pref else "en",
+        "version": pref.version if pref else 0,
     }
 
 
-def set_preferences(*, session: Session, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
+def set_preferences(
+    *,
+    session: Session,
+    principal: Principal,
+    body: dict[str, Any],
+    precondition: preconditions.Precondition | None = None,
+) -> dict[str, Any]:
+    """Merge ``body`` into the caller's preferences. ``precondition`` (If-Match / If-None-Match) is
+    checked against their version (0 while only the defaults apply) under the row's lock."""
     user_id = require_user(principal)
     channels = body.get("channels") or {}
     if not isinstance(channels, dict):
@@ -66,18 +76,20 @@ def set_preferences(*, session: Session, principal: Principal, body: dict[str, A
         not isinstance(email, str) or not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email)
     ):
         raise InvalidInput.from_field("email", "is not an email address")
-    if any("email" in c for c in channels.values()) and not email:
-        current = session.get(Preference, user_id)
-        if current is None or not current.email:
-            raise InvalidInput.from_field("email", "is required to be notified by email")
-    pref = session.get(Preference, user_id) or Preference(user_id=user_id, channels={}, locale="en")
+    pref = preconditions.lock(session, Preference, user_id, precondition, "notification preferences")
+    if any("email" in c for c in channels.values()) and not email and not (pref and pref.email):
+        raise InvalidInput.from_field("email", "is required to be notified by email")
+    created = pref is None
+    if created:
+        values = {"user_id": user_id, "channels": {}, "locale": "en", "updated_at": utcnow()}
+        pref = preconditions.create(session, Preference, values, precondition, "notification preferences")
     pref.channels = {**(pref.channels or {}), **channels}
     if email is not None:
         pref.email = email
     if body.get("locale"):
         pref.locale = str(body["locale"])[:16]
     pref.updated_at = utcnow()
-    session.add(pref)
+    preconditions.bump(pref, created)
     session.flush()
     return preferences(session, user_id)
 

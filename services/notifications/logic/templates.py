@@ -15,6 +15,7 @@ from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from sqlalchemy.orm import Session
 
+from casekit import preconditions
 from casekit.db import utcnow
 from casekit.errors import InvalidInput, NotFound
 from services.notifications.models import Template
@@ -34,7 +35,11 @@ def _from_files(event: str, locale: str) -> dict[str, str | None] | None:
 
 
 def load(session: Session, event: str, locale: str = "en") -> dict[str, Any]:
-    """The template for ``event`` in ``locale`` (falling back to ``en``): database, then files."""
+    """The template for ``event`` in ``locale`` (falling back to ``en``): database, then files.
+
+    ``version`` is that of the admin's template stored under this event and locale (0: none, the
+    file or the fallback is shown); it is what ``save``'s precondition is checked against.
+    """
     for loc in dict.fromkeys([locale, "en"]):
         row = session.get(Template, (event, loc))
         if row is not None:
@@ -46,6 +51,7 @@ def load(session: Session, event: str, locale: str = "en") -> dict[str, Any]:
                 "html": row.html,
                 "source": "admin",
                 "updated_by": row.updated_by,
+                "version": row.version if loc == locale else 0,
             }
         files = _from_files(event, loc)
         if files is not None:
@@ -56,6 +62,7 @@ def load(session: Session, event: str, locale: str = "en") -> dict[str, Any]:
                 "html": files["html"],
                 "source": "file",
                 "updated_by": None,
+                "version": 0,
             }
     raise NotFound(f"no template for {event!r}")
 
@@ -88,15 +95,30 @@ SAMPLE = {
 
 
 def save(
-    session: Session, event: str, locale: str, body: dict[str, Any], user_id: str | None
+    session: Session,
+    event: str,
+    locale: str,
+    body: dict[str, Any],
+    user_id: str | None,
+    precondition: preconditions.Precondition | None = None,
 ) -> dict[str, Any]:
-    """Store an admin's template after proving it renders against sample variables."""
+    """Store an admin's template after proving it renders against sample variables.
+
+    ``precondition`` (If-Match / If-None-Match) is checked against the stored template's version
+    (0 while the file or the fallback applies) under its row lock."""
     draft = {"subject": body.get("subject") or "", "text": body.get("text") or "", "html": body.get("html")}
     render(draft, SAMPLE)
-    row = session.get(Template, (event, locale)) or Template(event=event, locale=locale)
-    row.subject, row.text, row.html = draft["subject"], draft["text"], draft["html"]
-    row.updated_by, row.updated_at = user_id, utcnow()
-    session.add(row)
+    what = f"template {event}/{locale}"
+    values = {**draft, "updated_by": user_id, "updated_at": utcnow()}
+    row = preconditions.lock(session, Template, (event, locale), precondition, what)
+    created = row is None
+    if created:
+        key = {"event": event, "locale": locale}
+        row = preconditions.create(session, Template, {**key, **values}, precondition, what)
+    else:
+        for name, value in values.items():
+            setattr(row, name, value)
+        preconditions.bump(row, created)
     session.flush()
     return load(session, event, locale)
 

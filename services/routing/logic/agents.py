@@ -8,6 +8,7 @@ from pydantic import ConfigDict, Field, field_validator
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from casekit import preconditions
 from casekit.context import ROLE_ADMIN, ROLE_SUPERVISOR, Principal, require_authenticated
 from casekit.contracts.validation import Contract, parse
 from casekit.errors import PermissionDenied
@@ -79,6 +80,7 @@ def agent_out(session: Session, user_id: str, agent: Agent | None) -> dict[str, 
         "load": load_of(session, user_id),
         "updated_at": iso(agent.updated_at) if agent else None,
         "updated_by": agent.updated_by if agent else None,
+        "version": agent.version if agent else 0,
     }
 
 
@@ -89,8 +91,19 @@ def get_agent(*, session: Session, principal: Principal, user_id: str) -> dict[s
     return agent_out(session, user_id, session.get(Agent, user_id))
 
 
-def put_agent(*, session: Session, principal: Principal, user_id: str, body: Any) -> dict[str, Any]:
-    """Supervisors and admins set anything; agents set only their own availability."""
+def put_agent(
+    *,
+    session: Session,
+    principal: Principal,
+    user_id: str,
+    body: Any,
+    precondition: preconditions.Precondition | None = None,
+) -> dict[str, Any]:
+    """Supervisors and admins set anything; agents set only their own availability.
+
+    ``precondition`` (If-Match / If-None-Match) is checked against the profile's version under
+    its row lock; without a profile one is created from the defaults (version 1).
+    """
     require_authenticated(principal)
     change = parse(AgentIn, body)
     given = change.model_dump(exclude_unset=True)
@@ -99,15 +112,17 @@ def put_agent(*, session: Session, principal: Principal, user_id: str, body: Any
             raise PermissionDenied("only supervisors change other agents' profiles")
         if set(given) - {"availability"}:
             raise PermissionDenied("agents change only their own availability")
-    agent = session.get(Agent, user_id, with_for_update=True)
-    if agent is None:
-        agent = Agent(user_id=user_id, skills=[], languages=[], capacity=DEFAULT_CAPACITY)
-        agent.availability = "available"
-        session.add(agent)
+    what = f"profile of {user_id}"
+    agent = preconditions.lock(session, Agent, user_id, precondition, what)
+    created = agent is None
+    if created:
+        defaults = {"skills": [], "languages": [], "capacity": DEFAULT_CAPACITY, "availability": "available"}
+        agent = preconditions.create(session, Agent, {"user_id": user_id, **defaults}, precondition, what)
     for key, value in given.items():
         if value is not None or key == "display_name":
             setattr(agent, key, value)
     agent.updated_by = principal.user_id
+    preconditions.bump(agent, created)
     session.flush()
     return agent_out(session, user_id, agent)
 

@@ -9,8 +9,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from casekit import preconditions
 from casekit.context import ROLE_ADMIN, Principal, require_authenticated, require_roles
-from casekit.errors import Conflict, InvalidInput
+from casekit.errors import Conflict, InvalidInput, StaleVersion
 from services.routing.logic.common import iso
 from services.routing.logic.rules import RuleSetDoc, parse_rules
 from services.routing.models import RuleSet, WorkQueue
@@ -54,14 +55,27 @@ def get_rules(*, session: Session, principal: Principal, version: int | None = N
 
 
 def store_rules(
-    *, session: Session, principal: Principal, document: Any, expected_version: int | None = None
+    *,
+    session: Session,
+    principal: Principal,
+    document: Any,
+    expected_version: int | None = None,
+    precondition: preconditions.Precondition | None = None,
 ) -> dict[str, Any]:
-    """Validate and store a new version (admins). ``expected_version`` guards against lost updates."""
+    """Validate and store a new version (admins).
+
+    ``precondition`` (If-Match / If-None-Match, version 0 before any rule set) or, for older
+    callers, ``expected_version`` guards against lost updates. The check is atomic: the new
+    version is the checked one plus one, and the version is the primary key, so of two writers
+    that checked the same version only one can store its successor (the other gets 412).
+    """
     require_roles(principal, ROLE_ADMIN, action="change the routing rules")
     doc = parse_rules(document)
     current, _ = current_rules(session)
+    preconditions.check(current or 0, precondition, "routing rule set")
     if expected_version is not None and expected_version != current:
-        raise Conflict(f"the rules are at version {current}, not {expected_version}")
+        raise StaleVersion(f"the rules are at version {current}, not {expected_version}")
+    guarded = precondition is not None or expected_version is not None
     known = set(session.scalars(select(WorkQueue.name))) | {q.name for q in doc.queues}
     errors = [
         {"field": f"rules.{i}.then.queue", "message": f"unknown queue {rule.then.queue!r}"}
@@ -92,5 +106,6 @@ def store_rules(
                 )
             )
     except IntegrityError:
-        raise Conflict("the rules changed meanwhile; reload and try again") from None
+        meanwhile = StaleVersion if guarded else Conflict
+        raise meanwhile("the rules changed meanwhile; reload and try again") from None
     return rules_out(session, version)

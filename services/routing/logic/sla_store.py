@@ -13,6 +13,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
+from casekit import preconditions
 from casekit.context import ROLE_ADMIN, Principal, require_authenticated, require_roles
 from casekit.contracts.cases import TYPE_KEY_PATTERN
 from casekit.errors import InvalidInput, NotFound
@@ -101,17 +102,29 @@ def list_calendars(*, session: Session, principal: Principal) -> list[dict[str, 
     return out
 
 
-def put_calendar(*, session: Session, principal: Principal, name: str, definition: Any) -> dict[str, Any]:
-    """Create or replace a calendar (admins); running clocks on it are rescheduled at once."""
+def put_calendar(
+    *,
+    session: Session,
+    principal: Principal,
+    name: str,
+    definition: Any,
+    precondition: preconditions.Precondition | None = None,
+) -> dict[str, Any]:
+    """Create or replace a calendar (admins); running clocks on it are rescheduled at once.
+
+    ``precondition`` (If-Match / If-None-Match) is checked under the calendar's row lock."""
     require_roles(principal, ROLE_ADMIN, action="edit calendars")
     new = parse_calendar(name, definition)
-    row = session.get(SlaCalendar, name, with_for_update=True)
+    what = f"calendar {name}"
+    row = preconditions.lock(session, SlaCalendar, name, precondition, what)
     old = calendar(session, name)
-    if row is None:
-        row = SlaCalendar(name=name, definition=new.to_dict(), version=1, updated_by=principal.user_id)
-        session.add(row)
+    values = {"definition": new.to_dict(), "updated_by": principal.user_id}
+    created = row is None
+    if created:
+        row = preconditions.create(session, SlaCalendar, {"name": name, **values}, precondition, what)
     else:
-        row.definition, row.version, row.updated_by = new.to_dict(), row.version + 1, principal.user_id
+        row.definition, row.updated_by = values["definition"], values["updated_by"]
+        preconditions.bump(row, created)
     session.flush()
     at = db_now(session)
     clocks = session.scalars(
@@ -177,17 +190,30 @@ def get_policy(*, session: Session, principal: Principal, case_type: str) -> dic
     return policy_out(case_type, session.get(SlaPolicy, case_type), policy_for(session, case_type))
 
 
-def put_policy(*, session: Session, principal: Principal, case_type: str, definition: Any) -> dict[str, Any]:
-    """Create or replace a case type's policy (admins); it applies to clocks started from now on."""
+def put_policy(
+    *,
+    session: Session,
+    principal: Principal,
+    case_type: str,
+    definition: Any,
+    precondition: preconditions.Precondition | None = None,
+) -> dict[str, Any]:
+    """Create or replace a case type's policy (admins); it applies to clocks started from now on.
+
+    ``precondition`` is checked against the type's own policy (version 0 while it inherits one)
+    under its row lock."""
     require_roles(principal, ROLE_ADMIN, action="edit SLA policies")
     _check_case_type(case_type)
     validate_policy(definition, calendar_names(session))
-    row = session.get(SlaPolicy, case_type, with_for_update=True)
-    if row is None:
-        row = SlaPolicy(case_type=case_type, definition=definition, version=1, updated_by=principal.user_id)
-        session.add(row)
+    what = f"SLA policy of {case_type}"
+    row = preconditions.lock(session, SlaPolicy, case_type, precondition, what)
+    created = row is None
+    if created:
+        values = {"case_type": case_type, "definition": definition, "updated_by": principal.user_id}
+        row = preconditions.create(session, SlaPolicy, values, precondition, what)
     else:
-        row.definition, row.version, row.updated_by = definition, row.version + 1, principal.user_id
+        row.definition, row.updated_by = definition, principal.user_id
+        preconditions.bump(row, created)
     session.flush()
     return policy_out(case_type, row, definition)
 

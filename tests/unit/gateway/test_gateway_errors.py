@@ -10,7 +10,15 @@ import pytest
 from flask import Flask, g
 from nameko.exceptions import RemoteError
 
-from casekit.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StaleVersion, Unavailable
+from casekit.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    PreconditionRequired,
+    StaleVersion,
+    Unavailable,
+)
 from gateway.errors import PROBLEM_JSON, HttpProblem, from_exception, problem
 
 
@@ -30,6 +38,7 @@ def body(response) -> dict:
         (NotFound("case 1 not found"), 404, "NOT_FOUND"),
         (StaleVersion("version 2 is stale"), 412, "STALE_VERSION"),
         (Conflict("already closed"), 409, "CONFLICT"),
+        (PreconditionRequired("send If-Match"), 428, "PRECONDITION_REQUIRED"),
         (InvalidInput("invalid input", [{"field": "title", "message": "empty"}]), 422, "INVALID_INPUT"),
         (PermissionDenied("agents only"), 403, "FORBIDDEN"),
         (Unavailable("search is down"), 503, "UNAVAILABLE"),

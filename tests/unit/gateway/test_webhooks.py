@@ -95,6 +95,14 @@ def test_changing_a_subscription_needs_its_etag(gateway: Gateway) -> None:
     assert changed.status_code == 200 and changed.get_json()["active"] is False
     stale = gateway.client.patch(path, json={"active": True}, headers={**auth, "If-Match": tag})
     assert stale.status_code == 412
+    # a delete honours If-Match (412 when stale, nothing removed) but does not require it
+    assert gateway.client.delete(path, headers={**auth, "If-Match": tag}).status_code == 412
+    current = changed.headers["ETag"]
+    assert gateway.client.get(path, headers=auth).headers["ETag"] == current
+    assert gateway.client.delete(path, headers={**auth, "If-Match": current}).status_code == 200
+    assert gateway.client.get(path, headers=auth).status_code == 404
+    other = subscribe(gateway, "http://127.0.0.1:9/y", ["case_opened"])
+    assert gateway.client.delete(f"/api/v1/webhooks/{other['id']}", headers=auth).status_code == 200
 
 
 def test_an_event_is_delivered_signed_once_per_subscription(gateway: Gateway, receiver: Receiver) -> None:

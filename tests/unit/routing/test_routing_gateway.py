@@ -71,7 +71,7 @@ def test_rules_are_put_as_json_or_yaml_by_admins_with_if_match(gw: Gateway) -> N
         ).status_code
         == 403
     )
-    gw.rpc.answers[("routing", "put_rules")] = lambda doc, expected: {"version": 4, **doc}
+    gw.rpc.answers[("routing", "put_rules")] = lambda doc, expected, precondition: {"version": 4, **doc}
     got = gw.client.put(
         "/api/v1/routing/rules",
         data=yaml_body,
@@ -81,7 +81,8 @@ def test_rules_are_put_as_json_or_yaml_by_admins_with_if_match(gw: Gateway) -> N
     assert got.status_code == 200 and got.headers["ETag"] == '"4"'
     assert gw.rpc.calls[-1][3] == (
         {"rules": [{"id": "gas", "when": {"data": {"product": "gas"}}, "then": {"queue": "energy"}}]},
-        3,
+        None,
+        {"if_match": [3], "if_none_match": None},
     )
     bad = gw.client.put(
         "/api/v1/routing/rules", data="rules: [", content_type="application/yaml", headers=gw.auth("root")
@@ -102,8 +103,12 @@ def test_views_pass_filters_and_validate_them(gw: Gateway) -> None:
     assert (
         gw.client.get("/api/v1/queues/energy/items?priority=soon", headers=gw.auth("ann")).status_code == 422
     )
-    gw.rpc.answers[("routing", "put_agent")] = lambda user_id, body: {"user_id": user_id, **body}
+    gw.rpc.answers[("routing", "put_agent")] = lambda user_id, body, pre: {"user_id": user_id, **body}
     put = gw.client.put("/api/v1/agents/ann", json={"availability": "away"}, headers=gw.auth("ann"))
-    assert put.status_code == 200 and gw.rpc.calls[-1][3] == ("ann", {"availability": "away"})
+    assert put.status_code == 200 and gw.rpc.calls[-1][3] == (
+        "ann",
+        {"availability": "away"},
+        {"if_match": None, "if_none_match": None},
+    )
     bad = gw.client.put("/api/v1/agents/ann", json={"availability": "asleep"}, headers=gw.auth("ann"))
     assert bad.status_code == 422

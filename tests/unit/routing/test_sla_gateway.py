@@ -37,14 +37,19 @@ def test_only_admins_edit_calendars_and_policies(gw: Gateway) -> None:
     body = {"timezone": "Europe/London", "hours": {"mon": ["09:00-17:00"]}, "holidays": ["12-25"]}
     denied = gw.client.put("/api/v1/calendars/uk-office", json=body, headers=gw.auth("ann"))
     assert denied.status_code == 403 and not gw.rpc.calls
-    gw.rpc.answers[("routing", "put_calendar")] = lambda name, definition: {"name": name, **definition}
+    gw.rpc.answers[("routing", "put_calendar")] = lambda name, definition, pre: {"name": name, **definition}
     saved = gw.client.put("/api/v1/calendars/uk-office", json=body, headers=gw.auth("root"))
     assert saved.status_code == 200
-    assert gw.rpc.calls[-1][1:4] == ("routing", "put_calendar", ("uk-office", {**body, "description": ""}))
+    none = {"if_match": None, "if_none_match": None}
+    assert gw.rpc.calls[-1][1:4] == (
+        "routing",
+        "put_calendar",
+        ("uk-office", {**body, "description": ""}, none),
+    )
     policy = {"calendar": "uk-office", "clocks": {"resolution": {"target_hours": 40}}}
-    gw.rpc.answers[("routing", "put_sla_policy")] = lambda key, definition: {"case_type": key}
+    gw.rpc.answers[("routing", "put_sla_policy")] = lambda key, definition, pre: {"case_type": key}
     assert gw.client.put("/api/v1/sla/policies/*", json=policy, headers=gw.auth("root")).status_code == 200
-    assert gw.rpc.calls[-1][1:4] == ("routing", "put_sla_policy", ("*", policy))
+    assert gw.rpc.calls[-1][1:4] == ("routing", "put_sla_policy", ("*", policy, none))
     assert gw.client.put("/api/v1/sla/policies/*", json=policy, headers=gw.auth("ann")).status_code == 403
 
 
