@@ -23,7 +23,7 @@ from gateway.users import User, create_user
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 DEMO_DIR = Path(__file__).resolve().parents[1] / "deploy" / "demo"
-ROUTING_DEMO = DEMO_DIR / "routing" / "rules.yaml"  # queues, routing rules, the admin's profile
+ROUTING_DEMO = DEMO_DIR / "routing" / "rules.yaml"  # queues and rules; admin.yaml beside it: the profile
 
 
 def _sessions(settings: Settings) -> sessionmaker:
@@ -65,7 +65,7 @@ def cmd_seed_demo(args: argparse.Namespace, settings: Settings) -> int:
         loaded = rpc.call(system, "cases", "load_case_type", yaml.safe_load(path.read_text()))
         print(f"case type {loaded['key']} v{loaded['version']} loaded")
     routing = yaml.safe_load(ROUTING_DEMO.read_text())
-    routing["agents"] = {admin_id: routing.pop("admin_profile", {})}
+    routing["agents"] = {admin_id: yaml.safe_load(ROUTING_DEMO.with_name("admin.yaml").read_text())}
     routing["members"] = {q["name"]: {admin_id: "supervisor"} for q in routing.get("queues", [])}
     loaded = rpc.call(system, "routing", "load_routing", routing)
     print(f"routing rules v{loaded['rules_version']} in force ({len(loaded['queues'])} demo queues)")

@@ -6,8 +6,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import yaml
 
 from casekit.errors import InvalidInput
+from casekit.testing import infra
+from services.routing.logic.agents import AgentIn
 from services.routing.logic.rules import case_facts, check_condition, parse_rules, route, watched_fields
 
 
@@ -174,3 +177,13 @@ def test_case_facts_come_from_the_work_item_copy() -> None:
         parties=[],
     )
     assert case_facts(item)["priority"] == "urgent" and case_facts(item)["data"] == {"a": 1}
+
+
+def test_the_demo_rule_file_is_a_valid_body_for_put_routing_rules() -> None:
+    """The README's tour PUTs deploy/demo/routing/rules.yaml as it stands: it must parse as a rule
+    set (no seeding-only keys), and the demo admin's profile beside it as an agent profile."""
+    demo = infra.ROOT / "deploy" / "demo" / "routing"
+    doc = parse_rules(yaml.safe_load((demo / "rules.yaml").read_text()))
+    assert doc.default_queue == "default" and len(doc.rules) >= 5
+    assert {q.name for q in doc.queues} >= {rule.then.queue for rule in doc.rules}
+    AgentIn.model_validate(yaml.safe_load((demo / "admin.yaml").read_text()))
