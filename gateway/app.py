@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import os
 import pkgutil
 import re
 import secrets
@@ -103,7 +104,11 @@ def create_app(
         doc_url="/openapi.json",
     )
     if sessions is None:
-        sessions = sessionmaker(bind=make_engine(settings.db_url, pool_size=8), expire_on_commit=False)
+        # one connection per request thread (gunicorn's GATEWAY_THREADS): with fewer, a loaded
+        # database makes requests queue for a connection and the rate limiter give up (seen under
+        # the long fault tier with 8 connections for 16 threads)
+        threads = int(os.environ.get("GATEWAY_THREADS", "16"))
+        sessions = sessionmaker(bind=make_engine(settings.db_url, pool_size=threads), expire_on_commit=False)
     app.extensions["casework"] = AppContext(
         settings=settings,
         rpc=rpc or PooledRpc(settings.amqp_uri, settings.rpc_timeout),
