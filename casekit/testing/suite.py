@@ -122,21 +122,32 @@ def seed_admin(suite: Suite) -> None:
 
 
 class Client:
-    """A small HTTP client for the gateway that logs in once."""
+    """A small HTTP client for the gateway that logs in, and logs in again when its access token
+    has expired (as any long-running integration does: a soak outlives the 15-minute token)."""
 
     def __init__(self, base_url: str, username: str = ADMIN[0], password: str = ADMIN[1]) -> None:
         self.base = base_url
         self.http = requests.Session()
-        if username:
-            token = self.http.post(
-                f"{base_url}/api/v1/auth/token", json={"username": username, "password": password}, timeout=10
-            )
-            token.raise_for_status()
-            self.http.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+        self.credentials = (username, password) if username else None
+        if self.credentials:
+            self.sign_in()
+
+    def sign_in(self) -> None:
+        username, password = self.credentials or ("", "")
+        token = self.http.post(
+            f"{self.base}/api/v1/auth/token", json={"username": username, "password": password}, timeout=10
+        )
+        token.raise_for_status()
+        self.http.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", 30)
-        return self.http.request(method, self.base + path, **kwargs)
+        response = self.http.request(method, self.base + path, **kwargs)
+        expired = response.status_code == 401 and "expired" in response.text.lower()
+        if expired and self.credentials:
+            self.sign_in()
+            response = self.http.request(method, self.base + path, **kwargs)
+        return response
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
         return self.request("GET", path, **kwargs)
