@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,3 +116,55 @@ def row_state(url: str, event_id: str) -> tuple:
         (event_id,),
     )
     return rows[0]
+
+
+def versioned_change(
+    changes: dict[str, Callable[..., dict]],
+    sessions: Callable[[], Any],
+    name: str,
+    if_match: str | None = None,
+    if_none_match: str | None = None,
+) -> Any:
+    """One change of a versioned resource in its own transaction, under the preconditions the
+    headers ask for: the version it answered with, or the class of the error it raised."""
+    from casekit.errors import PreconditionRequired, StaleVersion
+    from casekit.preconditions import from_headers
+
+    with sessions() as session:
+        try:
+            out = changes[name](session, from_headers(if_match, if_none_match))
+        except (StaleVersion, PreconditionRequired) as exc:
+            return type(exc)
+        session.commit()
+        return out["version"]
+
+
+def versioned_race(
+    changes: dict[str, Callable[..., dict]],
+    sessions: Callable[[], Any],
+    name: str,
+    if_match: str | None,
+    if_none_match: str | None = None,
+    writers: int = 8,
+) -> list:
+    """``writers`` changes started at once, each on its own connection; what each was told."""
+    import threading
+
+    start = threading.Barrier(writers)
+    outcomes: list[Any] = []
+    failures: list[BaseException] = []
+
+    def one() -> None:
+        try:
+            start.wait()
+            outcomes.append(versioned_change(changes, sessions, name, if_match, if_none_match))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    return outcomes

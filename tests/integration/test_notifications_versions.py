@@ -7,7 +7,6 @@ Writers racing with the same precondition, each on its own connection, leave exa
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -19,6 +18,7 @@ from casekit.db import make_engine
 from casekit.errors import InvalidInput, PreconditionRequired, StaleVersion
 from casekit.preconditions import from_headers
 from services.notifications.logic import staff, templates
+from tests.integration.helpers import versioned_change, versioned_race
 
 pytestmark = pytest.mark.integration
 
@@ -51,34 +51,11 @@ CHANGES = {"preferences": put_preferences, "template": put_template}
 def change(
     sessions: sessionmaker, name: str, if_match: str | None = None, if_none_match: str | None = None
 ) -> Any:
-    with sessions() as session:
-        try:
-            out = CHANGES[name](session, from_headers(if_match, if_none_match))
-        except (StaleVersion, PreconditionRequired) as exc:
-            return type(exc)
-        session.commit()
-        return out["version"]
+    return versioned_change(CHANGES, sessions, name, if_match, if_none_match)
 
 
 def race(sessions: sessionmaker, name: str, if_match: str | None, if_none_match: str | None = None) -> list:
-    start = threading.Barrier(WRITERS)
-    outcomes: list[Any] = []
-    failures: list[BaseException] = []
-
-    def one() -> None:
-        try:
-            start.wait()
-            outcomes.append(change(sessions, name, if_match, if_none_match))
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            failures.append(exc)
-
-    threads = [threading.Thread(target=one) for _ in range(WRITERS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert failures == []
-    return outcomes
+    return versioned_race(CHANGES, sessions, name, if_match, if_none_match, WRITERS)
 
 
 @pytest.mark.parametrize("name", sorted(CHANGES))

@@ -45,8 +45,12 @@ def _history(cases: Any) -> list[dict[str, Any]]:
     a = call(cases, "create_case", {"type": "claim", "title": "A", "priority": "high"}, context=AGENT)
     a = _move(cases, _move(cases, a, "assessing"), "approval")
     call(cases, "close_case", a["id"], a["version"], {"resolution": "paid", "reason": "ok"}, context=ADMIN)
-    b = call(cases, "create_case", {"type": "claim", "title": "B", "priority": "low", "channel": "email"},
-             context=AGENT)
+    b = call(
+        cases,
+        "create_case",
+        {"type": "claim", "title": "B", "priority": "low", "channel": "email"},
+        context=AGENT,
+    )
     b = _move(cases, _move(cases, _move(cases, b, "assessing"), "received"), "assessing")
     rejected = {"resolution": "rejected", "reason": "no"}
     b = call(cases, "close_case", b["id"], b["version"], rejected, context=ADMIN)

@@ -8,7 +8,6 @@ winner: the check runs under the row's lock (or the insert's unique key), never 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -18,8 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from casekit.context import Principal
 from casekit.db import make_engine
 from casekit.errors import PreconditionRequired, StaleVersion
-from casekit.preconditions import from_headers
 from services.routing.logic import agents, ruleset, sla_store
+from tests.integration.helpers import versioned_change, versioned_race
 
 pytestmark = pytest.mark.integration
 
@@ -69,36 +68,11 @@ CHANGES = {"agent": put_agent, "calendar": put_calendar, "policy": put_policy, "
 def change(
     sessions: sessionmaker, name: str, if_match: str | None = None, if_none_match: str | None = None
 ) -> Any:
-    """One change in its own transaction: its answer's version, or the error's class."""
-    with sessions() as session:
-        try:
-            out = CHANGES[name](session, from_headers(if_match, if_none_match))
-        except (StaleVersion, PreconditionRequired) as exc:
-            return type(exc)
-        session.commit()
-        return out["version"]
+    return versioned_change(CHANGES, sessions, name, if_match, if_none_match)
 
 
 def race(sessions: sessionmaker, name: str, if_match: str | None, if_none_match: str | None = None) -> list:
-    """``WRITERS`` changes started at once, each on its own connection."""
-    start = threading.Barrier(WRITERS)
-    outcomes: list[Any] = []
-    failures: list[BaseException] = []
-
-    def one() -> None:
-        try:
-            start.wait()
-            outcomes.append(change(sessions, name, if_match, if_none_match))
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            failures.append(exc)
-
-    threads = [threading.Thread(target=one) for _ in range(WRITERS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert failures == []
-    return outcomes
+    return versioned_race(CHANGES, sessions, name, if_match, if_none_match, WRITERS)
 
 
 @pytest.mark.parametrize("name", sorted(CHANGES))
