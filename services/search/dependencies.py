@@ -65,6 +65,20 @@ class GroupCommit:
         self.rebuilding = eventlet.spawn(self._rebuild, batch)
         return True
 
+    def sweep(self) -> int:
+        """Find cases the index holds more than once and keep only the newest copy of each.
+
+        Every write deletes by case id before it adds, so a second copy should never exist; the
+        embedded engine has no unique key to guarantee it, so this checks (one aggregation, off
+        the event loop) and repairs. Returns how many cases it rewrote."""
+        found = tpool.execute(self.index.duplicates)
+        if not found:
+            return 0
+        log.warning(
+            "collapsing duplicated search documents", extra={"cases": len(found), "sample": found[:5]}
+        )
+        return int(self.write("collapse", found))
+
     def _rebuild(self, batch: int) -> None:
         try:
             rebuild(self.index, self.locked, batch=batch)

@@ -235,6 +235,13 @@ class ElasticsearchEngine:
         versions = [int(h["_source"]["source"]["case_version"]) for h in hits]
         return {"case_id": case_id, "copies": len(hits), "versions": versions}
 
+    def duplicates(self, limit: int = 500) -> list[str]:
+        """Cases with more than one document under the alias (documents are keyed by case id, so
+        only an alias over two indices could show one twice)."""
+        aggs = {"copies": {"terms": {"field": "case_id", "size": limit, "min_doc_count": 2}}}
+        response = self.client.search(index=self.alias, size=0, aggs=aggs)
+        return [str(b["key"]) for b in response["aggregations"]["copies"]["buckets"] if b["doc_count"] > 1]
+
     def indexed_version(self, case_id: str) -> int | None:
         versions = self.entry(case_id)["versions"]
         return max(versions) if versions else None

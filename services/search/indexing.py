@@ -50,6 +50,7 @@ class Indexer:
         self.shadow: SearchEngine | None = None
         self.touched: set[str] = set()
         self.rebuild = RebuildState()
+        self.collapsed = 0  # duplicate documents collapsed since start (status)
 
     # -- writes (called under the group-commit lock) --------------------------------------------
     def apply(self, envelope: dict[str, Any]) -> bool:
@@ -88,6 +89,17 @@ class Indexer:
             self.shadow.put_source(source)
             self.touched.add(source["case_id"])
 
+    def collapse(self, case_ids: Iterable[str]) -> int:
+        """Leave one document (the newest copy) for each of ``case_ids``; how many were rewritten."""
+        done = 0
+        for case_id in case_ids:
+            source = self.engine.get_source(case_id)
+            if source is not None:
+                self._put(source)  # deletes every copy by case id, then adds one
+                done += 1
+        self.collapsed += done
+        return done
+
     def commit(self) -> None:
         self.engine.commit()
         if self.shadow is not None:
@@ -116,6 +128,9 @@ class Indexer:
 
     def count(self, kind: str | None = None) -> int:
         return self.engine.count(kind)
+
+    def duplicates(self, limit: int = 500) -> list[str]:
+        return self.engine.duplicates(limit)
 
     def versions(self) -> dict[str, int]:
         """Indexed version of every case that has a snapshot (drift checks)."""
@@ -237,6 +252,7 @@ class Lag:
 
 
 REPAIR_BATCH = 500
+DUPLICATES_LIMIT = 10_000
 
 # --- drift ---------------------------------------------------------------------------------------
 
@@ -258,10 +274,11 @@ def check_drift(
 ) -> dict[str, Any]:
     """Compare the index with ``cases`` (snapshots from the cases service); repair when ``write``
     (the group commit's write) is given: missing and stale cases get their snapshot applied,
-    extra ones are removed."""
+    extra ones are removed, duplicated ones keep their newest copy only."""
     snapshots = {str(c["id"]): c for c in cases}
     database = {case_id: int(c.get("version") or 1) for case_id, c in snapshots.items()}
     drift = compare(indexer.versions(), database)
+    drift["duplicated"] = sorted(indexer.duplicates(limit=DUPLICATES_LIMIT))
     report: dict[str, Any] = {
         "cases": len(database),
         **{k: len(v) for k, v in drift.items()},
@@ -277,5 +294,7 @@ def check_drift(
             write("apply_many", envelopes[start : start + REPAIR_BATCH])
         for start in range(0, len(drift["extra"]), REPAIR_BATCH):
             write("remove_many", drift["extra"][start : start + REPAIR_BATCH])
-        report["repaired"] = len(envelopes) + len(drift["extra"])
+        for start in range(0, len(drift["duplicated"]), REPAIR_BATCH):
+            write("collapse", drift["duplicated"][start : start + REPAIR_BATCH])
+        report["repaired"] = len(envelopes) + len(drift["extra"]) + len(drift["duplicated"])
     return report

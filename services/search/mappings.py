@@ -111,6 +111,18 @@ def _later(stamp: str, than: str) -> bool:
     return b is None or a >= b
 
 
+def newest(sources: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Of several copies of one case's source, the latest written: the highest case version, then
+    the latest event (an older copy that came back holds a state every later write had replaced)."""
+    if not sources:
+        return None
+    epoch = datetime.min.replace(tzinfo=UTC)
+    return max(
+        sources,
+        key=lambda s: (int(s.get("case_version") or 0), parse_time(s.get("last_event_at") or "") or epoch),
+    )
+
+
 def _apply_note(source: dict[str, Any], note: dict[str, Any]) -> bool:
     if not isinstance(note, dict) or not note.get("id"):
         return False

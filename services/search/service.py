@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
 from nameko.rpc import RpcProxy
+from nameko.timer import timer
 
 from casekit.context import (
     ROLE_ADMIN,
@@ -26,6 +28,7 @@ from services.search.queries import QueryError, build_request, visibility_for
 from services.search.reports.service import ReportsService  # noqa: F401 - runs in this process too
 
 MAX_QUERY = 500
+DUPLICATE_SWEEP_EVERY = float(os.environ.get("SEARCH_DUPLICATE_SWEEP_SECONDS", "60"))
 CASE_EVENTS = tuple(dict.fromkeys((*ev.PRODUCERS["cases"], mappings.NOTE_UPDATED)))
 ROUTING_EVENTS = mappings.ROUTING_EVENTS
 DOCUMENT_EVENTS = (ev.DOCUMENT_TEXT_EXTRACTED, ev.DOCUMENT_REMOVED)
@@ -80,6 +83,10 @@ class SearchService:
     @_subscribe("notifications", (ev.MESSAGE_RECEIVED,))
     def handle_message_event(self, event: dict[str, Any]) -> None:
         self._index_event(event)
+
+    @timer(interval=DUPLICATE_SWEEP_EVERY)
+    def duplicate_sweep(self) -> None:
+        self.index.sweep()
 
     # -- queries --------------------------------------------------------------------------------
     @rpc(expected_exceptions=EXPECTED)
@@ -149,6 +156,7 @@ class SearchService:
             "documents": self.index.read("count"),
             "lag": self.index.lag.report(queued=self.index.queued()),
             "rebuild": indexer.rebuild.as_dict(),
+            "duplicates_collapsed": indexer.collapsed,
         }
 
     @rpc(expected_exceptions=EXPECTED)

@@ -41,6 +41,7 @@ from services.search.tantivy_queries import (
 )
 
 log = logging.getLogger(__name__)
+MAX_COPIES = 10  # copies of one case read back when repairing
 
 
 class TantivyEngine:
@@ -89,11 +90,18 @@ class TantivyEngine:
 
     # -- writes --------------------------------------------------------------------------------
     def get_source(self, case_id: str) -> dict[str, Any] | None:
+        """The case's source; if the index holds more than one copy, the newest (the next
+        ``put_source`` deletes them all and leaves one)."""
         if case_id in self.pending:
             return self.pending[case_id]
         searcher = self.index.searcher()
-        hits = searcher.search(self.qb.term("case_id", case_id), 1, count=False).hits
-        return source_of(searcher.doc(hits[0][1])) if hits else None
+        hits = searcher.search(self.qb.term("case_id", case_id), MAX_COPIES, count=False).hits
+        sources = [source_of(searcher.doc(addr)) for _score, addr in hits]
+        if len(sources) > 1:
+            log.warning(
+                "a case has more than one search document", extra={"case_id": case_id, "copies": len(sources)}
+            )
+        return mappings.newest(sources)
 
     def put_source(self, source: dict[str, Any]) -> None:
         self.writer.delete_documents_by_term("case_id", source["case_id"])
@@ -274,6 +282,15 @@ class TantivyEngine:
         result = searcher.search(query, 10, count=True)
         versions = [int(source_of(searcher.doc(addr))["case_version"]) for _score, addr in result.hits]
         return {"case_id": case_id, "copies": int(result.count or 0), "versions": versions}
+
+    def duplicates(self, limit: int = 500) -> list[str]:
+        """Cases with more than one document. A case has one document because every write deletes
+        by ``case_id`` before it adds; tantivy has no unique key to enforce that, so a sweep checks
+        (one terms aggregation over the ``case_id`` fast field, most copies first)."""
+        searcher = self.index.searcher()
+        spec = {"copies": {"terms": {"field": "case_id", "size": limit, "min_doc_count": 2}}}
+        buckets = searcher.aggregate(tantivy.Query.all_query(), spec).get("copies", {}).get("buckets", [])
+        return [str(b["key"]) for b in buckets if int(b["doc_count"]) > 1]
 
     def indexed_version(self, case_id: str) -> int | None:
         versions = self.entry(case_id)["versions"]

@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 from nameko.standalone.events import event_dispatcher
-from nameko.testing.services import entrypoint_waiter, replace_dependencies
+from nameko.testing.services import entrypoint_hook, entrypoint_waiter, replace_dependencies
 
 from casekit.contracts.events import make_envelope
 from casekit.errors import InvalidInput, PermissionDenied
+from services.search.dependencies import Index
 from services.search.service import SearchService
+from services.search.tantivy_queries import to_document
 from tests.integration.helpers import call, eventually
 
 pytestmark = pytest.mark.integration
@@ -84,6 +86,28 @@ def test_duplicate_delivery_leaves_one_document(search: Any) -> None:
     assert found(search, "CASE-2030-000555") == [case_id]
     assert found(search, "hopper") == [case_id], "parties are searchable"
     assert call(search, "index_entries", [case_id]) == [{"case_id": case_id, "copies": 1, "versions": [1]}]
+
+
+def test_the_sweep_collapses_a_case_held_twice(search: Any) -> None:
+    """A second copy of a case (an add without the delete, planted under the writers' lock) is
+    found by the periodic sweep and collapsed to the newest; the status counts it."""
+    case_id = str(uuid.uuid4())
+    deliver(search, "handle_case_event", "cases", case_event(case_id, 1, "flooded cellar"))
+    deliver(
+        search, "handle_case_event", "cases", case_event(case_id, 2, "flooded cellar", type="case_updated")
+    )
+    group = next(d for d in search.dependencies if isinstance(d, Index)).group
+    engine = group.index.engine
+    stale = {**engine.get_source(case_id), "case_version": 1}
+    group.locked(lambda: engine.writer.add_document(to_document(stale, engine.country_code)))
+    eventually(lambda: call(search, "index_entries", [case_id])[0]["copies"] == 2)
+
+    with entrypoint_hook(search, "duplicate_sweep") as sweep:
+        sweep()
+
+    assert call(search, "index_entries", [case_id]) == [{"case_id": case_id, "copies": 1, "versions": [2]}]
+    assert call(search, "status", context=ADMIN)["duplicates_collapsed"] == 1
+    assert call(search, "search", "cellar")["total_hits"] == 1
 
 
 def test_every_producer_feeds_the_case_document(search: Any) -> None:

@@ -245,6 +245,7 @@ def test_a_redelivered_event_leaves_one_document(indexer: Indexer, feed: Feed) -
     assert feed(event, event, event) == [True, False, False]
     assert indexer.entry(case["id"]) == {"case_id": case["id"], "copies": 1, "versions": [3]}
     assert indexer.count("case") == 1 and search(indexer, "boiler")["total_hits"] == 1
+    assert indexer.duplicates() == []
 
 
 def test_document_text_before_its_case_waits_hidden(indexer: Indexer, feed: Feed) -> None:
