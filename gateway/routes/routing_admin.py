@@ -20,6 +20,8 @@ from gateway.schemas.routing import (
     BulkResult,
     QueueBody,
     QueueNamePath,
+    ReapplyBody,
+    ReapplyResult,
     RulesOut,
     RulesQuery,
 )
@@ -67,6 +69,19 @@ def put_rules(header: VersionHeaders):
     """
     principal(ROLE_ADMIN)
     return tagged(call("routing", "put_rules", _document(), None, precondition(header)))
+
+
+@bp.post("/routing/rules/reapply", responses={200: ReapplyResult})
+def reapply_rules(body: ReapplyBody):
+    """Route the waiting cases again by the rules in force (supervisors, admins).
+
+    A new rule set applies to cases as they arrive or change; this moves the ones already
+    waiting. Cases someone holds are not touched, and neither are cases a person or an SLA
+    action moved by hand. ``dry_run`` lists what would move. Each call examines up to 5,000
+    cases; when ``next_after`` is set, call again with it as ``after``.
+    """
+    principal(ROLE_SUPERVISOR, ROLE_ADMIN)
+    return call("routing", "reapply_rules", body.dry_run, body.after)
 
 
 @bp.get("/agents", responses={200: {"type": "array", "items": AgentOut.model_json_schema()}})

@@ -140,6 +140,29 @@ class BulkResult(BaseModel):
     items: list[dict[str, Any]]
 
 
+class ReapplyBody(Strict):
+    dry_run: bool = Field(default=False, description="list what would move; change nothing")
+    after: str | None = Field(default=None, max_length=36, description="``next_after`` of the previous call")
+
+
+class ReapplyMove(BaseModel):
+    case_id: str
+    reference: str
+    from_: str = Field(alias="from")
+    to: str
+    rule: str | None
+
+
+class ReapplyResult(BaseModel):
+    rule_set_version: int | None
+    dry_run: bool
+    examined: int = Field(description="waiting cases routed by an older rule set, looked at in this call")
+    unchanged: int = Field(description="the rules in force keep them where they are")
+    kept_manual: int = Field(description="moved by a person or an SLA action: left where they were put")
+    moved: list[ReapplyMove]
+    next_after: str | None = Field(description="more to examine: call again with this as ``after``")
+
+
 class QueueBody(Strict):
     title: str = Field(min_length=1, max_length=200)
 

@@ -233,6 +233,14 @@ class RoutingService:
         return out
 
     @rpc(expected_exceptions=EXPECTED)
+    def reapply_rules(self, dry_run: bool = False, after: str | None = None) -> dict[str, Any]:
+        out = queues.reapply_rules(
+            session=self.db, events=self.events, principal=self.principal, dry_run=dry_run, after=after
+        )
+        self.db.commit()
+        return out
+
+    @rpc(expected_exceptions=EXPECTED)
     def get_agent(self, user_id: str) -> dict[str, Any]:
         return agents.get_agent(session=self.db, principal=self.principal, user_id=user_id)
 

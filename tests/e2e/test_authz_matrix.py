@@ -180,6 +180,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/routing/rules"): own(ALL),
     # the rules in force, written back: a write that got through would change no routing
     ("PUT", "/api/v1/routing/rules"): own(ADMINS, "{routing_rules}"),
+    # a dry run: who may ask is the check; it moves nothing, so shared state stays as it was
+    ("POST", "/api/v1/routing/rules/reapply"): own(MANAGERS, {"dry_run": True}),
     ("GET", "/api/v1/agents"): own(MANAGERS),
     ("GET", "/api/v1/agents/{user_id}"): own(MANAGERS),
     ("PUT", "/api/v1/agents/{user_id}"): own(MANAGERS, {"capacity": 3}),

@@ -29,7 +29,7 @@ from services.routing.logic.common import (
 )
 from services.routing.logic.rules import case_facts, fact_value, route, watched_fields
 from services.routing.logic.ruleset import current_rules
-from services.routing.models import QueueMember, WorkItem, WorkQueue
+from services.routing.models import QueueMember, RoutingDecision, WorkItem, WorkQueue
 
 __all__ = ["supervisors_of"]
 
@@ -291,3 +291,85 @@ def work_item_out(item: WorkItem) -> dict[str, Any]:
         "rule": item.rule,
         "due_at": iso(item.due_at),
     }
+
+
+REAPPLY_BATCH = 500
+REAPPLY_MAX = 5000  # items examined per call; ``next_after`` continues
+
+
+def reapply_rules(
+    *,
+    session: Session,
+    events: EventWriter,
+    principal: Principal,
+    dry_run: bool = False,
+    after: str | None = None,
+) -> dict[str, Any]:
+    """Route the waiting cases again by the rules in force (supervisors, admins).
+
+    Only cases nobody holds are touched, and only those routed by an older rule set: a case a
+    person or an SLA action moved by hand keeps its queue. ``dry_run`` lists what would move and
+    changes nothing. At most ``REAPPLY_MAX`` cases are examined per call, in case id order;
+    ``next_after`` says where the next call starts.
+    """
+    require_roles(principal, ROLE_SUPERVISOR, ROLE_ADMIN, action="route waiting cases again")
+    version, doc = current_rules(session)
+    last_trigger = (
+        select(RoutingDecision.trigger)
+        .where(RoutingDecision.case_id == WorkItem.case_id, RoutingDecision.trigger != "raise_priority")
+        .order_by(RoutingDecision.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    out: dict[str, Any] = {"rule_set_version": version, "dry_run": dry_run, "examined": 0}
+    moved: list[dict[str, Any]] = []
+    counts = {"unchanged": 0, "kept_manual": 0}
+    cursor = after or ""
+    while out["examined"] < REAPPLY_MAX:
+        query = (
+            select(WorkItem, last_trigger)
+            .where(
+                WorkItem.status == "queued",
+                WorkItem.assigned_to.is_(None),
+                WorkItem.case_id > cursor,
+                func.coalesce(WorkItem.rule_set_version, 0) < (version or 0),
+            )
+            .order_by(WorkItem.case_id)
+            .limit(min(REAPPLY_BATCH, REAPPLY_MAX - out["examined"]))
+        )
+        rows = session.execute(
+            query if dry_run else query.with_for_update(of=WorkItem, skip_locked=True)
+        ).all()
+        if not rows:
+            cursor = ""
+            break
+        for item, trigger in rows:
+            cursor = item.case_id
+            out["examined"] += 1
+            if not visible(item, principal):
+                continue
+            if trigger == "move_queue":
+                counts["kept_manual"] += 1
+                continue
+            rule, explain = route(doc, case_facts(item))
+            if explain["queue"] == item.queue:
+                counts["unchanged"] += 1
+                if not dry_run:  # skills and priority boost may still change; not a placement
+                    _apply_route(session, item, trigger="rules_reapplied", record=False)
+                continue
+            moved.append(
+                {
+                    "case_id": item.case_id,
+                    "reference": item.reference,
+                    "from": item.queue,
+                    "to": explain["queue"],
+                    "rule": rule.id if rule else None,
+                }
+            )
+            if not dry_run:
+                previous = item.queue
+                _apply_route(session, item, trigger="rules_reapplied", actor=principal.user_id)
+                item.queued_at = now()
+                session.flush()
+                emit_queued(session, events, item, previous_queue=previous, rule=item.rule)
+    return {**out, **counts, "moved": moved, "next_after": cursor or None}

@@ -112,3 +112,25 @@ def test_views_pass_filters_and_validate_them(gw: Gateway) -> None:
     )
     bad = gw.client.put("/api/v1/agents/ann", json={"availability": "asleep"}, headers=gw.auth("ann"))
     assert bad.status_code == 422
+
+
+def test_supervisors_reapply_the_rules_to_the_waiting_cases(gw: Gateway) -> None:
+    assert gw.client.post("/api/v1/routing/rules/reapply", json={}, headers=gw.auth("ann")).status_code == 403
+    assert not gw.rpc.calls
+    result = {
+        "rule_set_version": 2,
+        "dry_run": True,
+        "examined": 1,
+        "unchanged": 0,
+        "kept_manual": 0,
+        "moved": [{"case_id": "c-1", "reference": "R-1", "from": "default", "to": "energy", "rule": "gas"}],
+        "next_after": None,
+    }
+    gw.rpc.answers[("routing", "reapply_rules")] = result
+    got = gw.client.post("/api/v1/routing/rules/reapply", json={"dry_run": True}, headers=gw.auth("sue"))
+    assert got.status_code == 200 and got.json == result
+    assert gw.rpc.calls[-1][3] == (True, None)
+    got = gw.client.post("/api/v1/routing/rules/reapply", json={"after": "c-1"}, headers=gw.auth("sue"))
+    assert got.status_code == 200 and gw.rpc.calls[-1][3] == (False, "c-1")
+    bad = gw.client.post("/api/v1/routing/rules/reapply", json={"dry_run": "maybe"}, headers=gw.auth("sue"))
+    assert bad.status_code == 422 and bad.json["errors"][0]["field"] == "dry_run"
