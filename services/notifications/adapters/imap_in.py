@@ -8,7 +8,8 @@ and flagging takes nothing in twice. A mail loop is flagged and moved without in
 line; an over-size message is left in place with a log line (an operator decides).
 
 Settings: ``IMAP_HOST``, ``IMAP_PORT`` (993), ``IMAP_SSL`` (1), ``IMAP_USER``, ``IMAP_PASSWORD``,
-``IMAP_FOLDER`` (INBOX), ``IMAP_DONE_FOLDER`` (empty: only flag), ``IMAP_POLL`` (30 s),
+``IMAP_CA_FILE`` (empty: the system's trust store), ``IMAP_FOLDER`` (INBOX),
+``IMAP_DONE_FOLDER`` (empty: only flag), ``IMAP_POLL`` (30 s),
 ``IMAP_MAX_BYTES`` (30 MB), ``TRUSTED_AUTHSERV_IDS`` (the authserv-ids of the MTA in front of the
 mailbox, whose ``dmarc=pass`` verifies a sender), ``CASEWORK_MAIL_DOMAIN``, ``FAX_ADDRESSES``.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import ssl
 import time
 from typing import Any
 
@@ -37,6 +39,7 @@ def settings() -> dict[str, Any]:
         "host": env("IMAP_HOST", "127.0.0.1"),
         "port": int(env("IMAP_PORT", "993")),
         "ssl": env("IMAP_SSL", "1") == "1",
+        "ca_file": env("IMAP_CA_FILE", ""),
         "user": env("IMAP_USER", ""),
         "password": env("IMAP_PASSWORD", ""),
         "folder": env("IMAP_FOLDER", "INBOX"),
@@ -111,8 +114,11 @@ class Poller:
         return done
 
     def connect(self) -> Any:
-        cls = MailBox if self.config["ssl"] else MailBoxUnencrypted
-        box = cls(self.config["host"], self.config["port"])
+        if self.config["ssl"]:  # the system's trust store, or the CA of an in-house mail server
+            context = ssl.create_default_context(cafile=self.config.get("ca_file") or None)
+            box = MailBox(self.config["host"], self.config["port"], ssl_context=context)
+        else:
+            box = MailBoxUnencrypted(self.config["host"], self.config["port"])
         return box.login(self.config["user"], self.config["password"], initial_folder=self.config["folder"])
 
 
