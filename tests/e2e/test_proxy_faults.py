@@ -217,15 +217,19 @@ def test_a_consumer_starved_by_a_slow_database_stays_bounded(rig: Rig) -> None:
     sampler.start()
     tag = f"starved-{uuid.uuid4().hex[:6]}"
     try:
-        ops = burst(
-            lambda: Client(suite.gateway_url), count=OPERATIONS // 2, threads=8, tag=tag, deadline_s=900
+        try:
+            ops = burst(
+                lambda: Client(suite.gateway_url), count=OPERATIONS // 2, threads=8, tag=tag, deadline_s=900
+            )
+            eventually(lambda: any(ready > 0 for _, _, ready in samples), timeout=60)  # a backlog built up
+        finally:
+            rig.pg.passthrough()
+        verdict = checker.check(
+            suite, ops, fault="consumer starved (slow database)", tag=tag, drain_timeout=600
         )
-        eventually(lambda: any(ready > 0 for _, _, ready in samples), timeout=60)  # a backlog built up
-    finally:
-        rig.pg.passthrough()
-    verdict = checker.check(suite, ops, fault="consumer starved (slow database)", tag=tag, drain_timeout=600)
-    stop.set()
-    sampler.join(timeout=5)
+    finally:  # a sampler left running would read a later test's processes (and fail that test)
+        stop.set()
+        sampler.join(timeout=5)
     checker.record(verdict)
     peak_rss = max(rss for rss, _, _ in samples)
     peak_unacked = max(unacked for _, unacked, _ in samples)
