@@ -22,6 +22,7 @@ from casekit.launcher import Suite
 from casekit.testing import imap
 from casekit.testing.suite import Client
 from tests.e2e.conftest import eventually
+from tests.e2e.test_channels_email import message  # the same customer mail, sent by IMAP
 
 pytestmark = [
     pytest.mark.e2e,
@@ -86,18 +87,6 @@ def poller(
     yield running
     if running.proc and running.proc.poll() is None:
         running.signal(signal.SIGKILL)
-
-
-def message(sender: str, subject: str, body: str = "Hello", **headers: str) -> EmailMessage:
-    msg = EmailMessage()
-    msg["From"] = f"Customer <{sender}>"
-    msg["To"] = "help@casework.test"
-    msg["Subject"] = subject
-    msg["Message-ID"] = f"<{uuid.uuid4().hex}@example.org>"
-    for name, value in headers.items():
-        msg[name.replace("_", "-")] = value
-    msg.set_content(body)
-    return msg
 
 
 def cases_of(admin: Client, sender: str) -> list[dict]:
