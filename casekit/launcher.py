@@ -130,6 +130,26 @@ def _alive(pid: int) -> bool:
         return True
 
 
+def _started_at(pid: int) -> float | None:
+    """When ``pid`` started, in seconds since the epoch (from /proc), or None if unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        boot = next(
+            float(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime ")
+        )
+    except (OSError, StopIteration, ValueError):
+        return None
+    # field 22 (starttime, clock ticks since boot); the command may hold spaces and ')'
+    ticks = int(stat.rsplit(")", 1)[1].split()[19])
+    return boot + ticks / os.sysconf("SC_CLK_TCK")
+
+
+# /proc/stat's btime is whole seconds: allow for its rounding when comparing with a file's mtime
+_CLOCK_SLACK = 2.0
+
+
 @dataclass
 class Suite:
     run_dir: Path
@@ -155,12 +175,24 @@ class Suite:
         return replica
 
     def pid(self, name: str) -> int | None:
+        """The live process ``name`` runs as, or None.
+
+        A pid file is written just after its process starts, so a live process that
+        started after the file was written is a stranger that reused the pid (pid_max
+        wraps within an hour on a busy test machine): it is never ours to signal.
+        """
         path = self.run_dir / "pids" / f"{name}.pid"
         try:
             pid = int(path.read_text())
+            written = path.stat().st_mtime
         except (FileNotFoundError, ValueError):
             return None
-        return pid if _alive(pid) else None
+        if pid <= 0 or not _alive(pid):
+            return None
+        started = _started_at(pid)
+        if started is not None and started > written + _CLOCK_SLACK:
+            return None
+        return pid
 
     def start(self, names: list[str] | None = None, extra_env: dict[str, str] | None = None) -> None:
         for name in names or list(self.specs):

@@ -71,7 +71,13 @@ def restart_with(suite: Suite, name: str, env: dict[str, str]) -> None:
 
 
 def children(pid: int) -> list[int]:
-    """Direct children of ``pid`` (from /proc), e.g. a gunicorn master's workers."""
+    """Direct children of ``pid`` (from /proc), e.g. a gunicorn master's workers.
+
+    Only a real process has children worth signalling: 0 or less (no pid known) gives
+    none, never the kernel's own threads or init, whose parent id reads as 0.
+    """
+    if pid <= 0:
+        return []
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():

@@ -146,6 +146,34 @@ def test_a_pid_file_naming_a_dead_process_is_ignored_and_replaced(suite: Suite, 
     assert new is not None and new != old
 
 
+def test_a_live_process_that_started_after_its_pid_file_was_written_is_a_stranger(
+    suite: Suite, tmp_path: Path
+) -> None:
+    # pid reuse: the file names a pid that some later process now holds; an old file
+    # next to a live process is the same situation seen from the other side
+    suite.start()
+    stranger = suite.procs["sleeper"]
+    pid_file = tmp_path / "pids" / "sleeper.pid"
+    an_hour_ago = time.time() - 3600
+    os.utime(pid_file, (an_hour_ago, an_hour_ago))
+
+    assert suite.pid("sleeper") is None
+    suite.stop(timeout=1)  # must not signal the stranger
+    assert stranger.poll() is None, "stop signalled a process that is not ours"
+    stranger.kill()
+    stranger.wait(timeout=5)
+
+
+def test_a_pid_file_written_just_after_its_process_started_names_it(suite: Suite, tmp_path: Path) -> None:
+    suite.start()
+    pid_file = tmp_path / "pids" / "sleeper.pid"
+    later = time.time() + 60  # a file touched after the start changes nothing
+
+    os.utime(pid_file, (later, later))
+
+    assert suite.pid("sleeper") == suite.procs["sleeper"].pid
+
+
 def test_a_garbage_pid_file_reads_as_not_running(suite: Suite, tmp_path: Path) -> None:
     (tmp_path / "pids" / "sleeper.pid").write_text("not a pid")
 
