@@ -1,8 +1,9 @@
 // Supervisor views: queue overview with load per agent, reassign and bulk reallocate, the SLA
-// risk list; and the reports with their charts and the process graph.
+// risk list, re-applying the routing rules (reroute.js); and the reports with their charts and the process graph.
 import { blobUrl, caps, enc, get, missing, post } from "./api.js";
 import { $, announce, clear, field, h, select, timeLeft, when } from "./dom.js";
 import { list, priorityName, workRow } from "./queue.js";
+import { rerouteSection } from "./reroute.js";
 
 let queueName = "default";
 const chartUrls = [];
@@ -123,7 +124,12 @@ export async function showSupervisor() {
   const queueSel = select("queue", names.map((n) => [n, n]), queueName);
   queueSel.addEventListener("change", () => ((queueName = queueSel.value), showSupervisor()));
   clear(pane, h("h2", { text: "Supervisor" }), field("Queue", queueSel), h("p", { class: "muted", text: "Loading…" }));
-  const parts = await Promise.all([overviewSection(queueName), riskSection(queueName), bulkSection(queueName)]);
+  const parts = await Promise.all([
+    overviewSection(queueName),
+    riskSection(queueName),
+    bulkSection(queueName),
+    rerouteSection(showSupervisor),
+  ]);
   const shown = parts.filter(Boolean);
   clear(
     pane,
