@@ -104,6 +104,23 @@ export function duration(seconds) {
   return `${min} min`;
 }
 
+// A captioned, scrollable data table; `columns` is [[key, label], ...].
+export function table(caption, columns, rows) {
+  return h(
+    "div",
+    { class: "table-wrap", tabindex: "0", role: "region", "aria-label": caption },
+    h(
+      "table",
+      {},
+      h("caption", { text: caption }),
+      h("thead", {}, h("tr", {}, columns.map(([, label]) => h("th", { scope: "col", text: label })))),
+      h("tbody", {}, rows.map((r) => h("tr", {}, columns.map(([key]) => h("td", { text: format(r[key]) }))))),
+    ),
+  );
+}
+
+export const format = (v) => (v === null || v === undefined ? "—" : typeof v === "object" ? JSON.stringify(v) : String(v));
+
 export function announce(message, kind = "info") {
   const region = $("#toast");
   if (!region) return;

@@ -2,7 +2,7 @@
 // lists what would move; "Move them" applies it. Cases someone holds, and cases a person or an
 // SLA action moved by hand, are never touched (the server decides; this only shows its answer).
 import { caps, get, missing, post } from "./api.js";
-import { announce, clear, h } from "./dom.js";
+import { announce, clear, h, table } from "./dom.js";
 import { list } from "./queue.js";
 
 const PATH = "/routing/rules/reapply";
@@ -27,22 +27,11 @@ async function pass(dryRun) {
 }
 
 function movesTable(moves) {
-  return h(
-    "div",
-    { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "Cases the rules would move" },
-    h(
-      "table",
-      {},
-      h("caption", { text: "Cases the rules would move" }),
-      h("thead", {}, h("tr", {}, ["Case", "From", "To", "Rule"].map((t) => h("th", { scope: "col", text: t })))),
-      h(
-        "tbody",
-        {},
-        moves.slice(0, SHOWN).map((m) => h("tr", {}, [m.reference, m.from, m.to, m.rule || "default"].map((t) => h("td", { text: t })))),
-      ),
-    ),
+  const rows = moves.slice(0, SHOWN).map((m) => ({ ...m, rule: m.rule || "default" }));
+  return [
+    table("Cases the rules would move", [["reference", "Case"], ["from", "From"], ["to", "To"], ["rule", "Rule"]], rows),
     moves.length > SHOWN ? h("p", { class: "muted", text: `…and ${moves.length - SHOWN} more.` }) : "",
-  );
+  ];
 }
 
 function summary(r) {

@@ -1,7 +1,7 @@
 // Supervisor views: queue overview with load per agent, reassign and bulk reallocate, the SLA
 // risk list, re-applying the routing rules (reroute.js); and the reports with their charts and the process graph.
 import { blobUrl, caps, enc, get, missing, post } from "./api.js";
-import { $, announce, clear, field, h, select, timeLeft, when } from "./dom.js";
+import { $, announce, clear, field, format, h, select, table, timeLeft, when } from "./dom.js";
 import { list, priorityName, workRow } from "./queue.js";
 import { rerouteSection } from "./reroute.js";
 
@@ -17,22 +17,6 @@ async function queueNames() {
     return ["default"];
   }
 }
-
-function table(caption, columns, rows) {
-  return h(
-    "div",
-    { class: "table-wrap", tabindex: "0", role: "region", "aria-label": caption },
-    h(
-      "table",
-      {},
-      h("caption", { text: caption }),
-      h("thead", {}, h("tr", {}, columns.map(([, label]) => h("th", { scope: "col", text: label })))),
-      h("tbody", {}, rows.map((r) => h("tr", {}, columns.map(([key]) => h("td", { text: format(r[key]) }))))),
-    ),
-  );
-}
-
-const format = (v) => (v === null || v === undefined ? "—" : typeof v === "object" ? JSON.stringify(v) : String(v));
 
 async function overviewSection(queue) {
   if (!caps.has("GET", "/queues/{}/overview")) return "";
