@@ -130,10 +130,20 @@ def _alive(pid: int) -> bool:
         return True
 
 
+def stat_fields(pid: int) -> list[str] | None:
+    """``/proc/<pid>/stat`` from its third field (state, ppid, ...) on, or None if it is gone.
+
+    The command name may hold spaces and ')', so the fields start after the last ')'."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
 def _started_at(pid: int) -> float | None:
     """When ``pid`` started, in seconds since the epoch (from /proc), or None if unknown."""
+    fields = stat_fields(pid)
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
         boot = next(
             float(line.split()[1])
             for line in Path("/proc/stat").read_text().splitlines()
@@ -141,9 +151,8 @@ def _started_at(pid: int) -> float | None:
         )
     except (OSError, StopIteration, ValueError):
         return None
-    # field 22 (starttime, clock ticks since boot); the command may hold spaces and ')'
-    ticks = int(stat.rsplit(")", 1)[1].split()[19])
-    return boot + ticks / os.sysconf("SC_CLK_TCK")
+    # field 22 of the file: starttime, in clock ticks since boot
+    return None if fields is None else boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
 
 
 # /proc/stat's btime is whole seconds: allow for its rounding when comparing with a file's mtime

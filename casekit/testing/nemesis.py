@@ -15,7 +15,7 @@ from pathlib import Path
 
 import kombu
 
-from casekit.launcher import Suite
+from casekit.launcher import Suite, stat_fields
 
 
 class Supervisor:
@@ -80,15 +80,8 @@ def children(pid: int) -> list[int]:
         return []
     found = []
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # the command may contain spaces and parentheses: the ppid follows the last ')'
-        fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[1]) == pid:
+        fields = stat_fields(int(entry.name)) if entry.name.isdigit() else None
+        if fields is not None and int(fields[1]) == pid:
             found.append(int(entry.name))
     return sorted(found)
 
